@@ -1,0 +1,240 @@
+# kwid - kernel workload identity.
+#
+#   make            build build/kwid-agent and build/kwidctl
+#   sudo make run   build, then start the agent in the foreground (embedded config)
+#   sudo make test  unit tests (cmocka), fuzz smoke runs, integration tests (bats, as root)
+#   make deps       install the Debian packages the build and the tests need (idempotent)
+#   make bench      benchmarks (bench/), figures for docs/BENCHMARKS.md
+#   make fuzz       build the libFuzzer harnesses (tests/fuzz/)
+#   make install    install into $(DESTDIR)$(PREFIX)
+#
+# WERROR=1 turns warnings into errors (CI sets it).
+
+BUILD      ?= build
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+CC         ?= gcc
+CLANG      ?= clang
+BPFTOOL    ?= bpftool
+PROTOC_C   ?= protoc-c
+BATS       ?= bats
+WERROR     ?= 0
+FUZZ_SECONDS ?= 10
+ARGS       ?=
+V          ?= 0
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+# vmlinux.h is generated from the running kernel's BTF at build time (CO-RE
+# makes the result portable). To build on a host without BTF, point
+# VMLINUX_BTF at a BTF file copied from any BTF-enabled kernel.
+VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
+
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+
+WARNINGS := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wformat=2 -Wstrict-prototypes \
+	-Wvla -Wpointer-arith -Wno-missing-field-initializers
+ifeq ($(WERROR),1)
+WARNINGS += -Werror
+endif
+
+CPPFLAGS += -Iinclude -I$(BUILD) -I$(BUILD)/proto -D_GNU_SOURCE -D_FORTIFY_SOURCE=2
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 $(WARNINGS) -fstack-protector-strong -fPIE -MMD -MP
+LDFLAGS  += -pie -Wl,-z,relro,-z,now -Wl,--as-needed
+LDLIBS   += -lbpf -lelf -lz -lssl -lcrypto -ljson-c -ltss2-esys -ltss2-tctildr -ltss2-mu \
+	-ltss2-rc -lcap -lseccomp -lnghttp2 -lprotobuf-c -lpthread
+
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wno-unused-function \
+	-I$(BUILD) -Ibpf -Iinclude
+
+# ---- sources ----
+BPF_SRCS    := $(wildcard bpf/*.bpf.c)
+BPF_OBJS    := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
+BPF_SKELS   := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
+PROTOS      := $(wildcard proto/*.proto)
+PROTO_C     := $(patsubst proto/%.proto,$(BUILD)/proto/%.pb-c.c,$(PROTOS))
+PROTO_WKT   := $(if $(PROTOS),$(BUILD)/proto/google/protobuf/struct.pb-c.c)
+GENERATED_H := $(BPF_SKELS) $(PROTO_C:.c=.h) $(PROTO_WKT:.c=.h)
+
+LIB_SRCS    := $(filter-out userspace/main.c,$(wildcard userspace/*.c)) $(wildcard attestors/*.c)
+LIB_OBJS    := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) $(BUILD)/obj/userspace/config_default.o \
+	$(patsubst $(BUILD)/%.c,$(BUILD)/obj/%.o,$(PROTO_C) $(PROTO_WKT))
+CTL_SRCS    := $(wildcard tools/kwidctl/*.c)
+CTL_OBJS    := $(patsubst %.c,$(BUILD)/obj/%.o,$(CTL_SRCS))
+UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
+UNIT_BINS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+
+LIBKWID := $(BUILD)/libkwid.a
+AGENT   := $(BUILD)/kwid-agent
+KWIDCTL := $(BUILD)/kwidctl
+
+.PHONY: all deps run test unit integration fuzz fuzz-smoke bench install uninstall clean check-root
+.DEFAULT_GOAL := all
+
+all: $(AGENT) $(KWIDCTL)
+
+# ---- Debian packages ----
+DEB_PKGS := gcc make pkg-config clang llvm libclang-rt-14-dev bpftool libbpf-dev libelf-dev \
+	zlib1g-dev libssl-dev openssl libjson-c-dev libtss2-dev libtss2-tcti-swtpm0 libcap-dev \
+	libseccomp-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev \
+	libcmocka-dev bats swtpm swtpm-tools tpm2-tools python3 python3-grpcio python3-grpc-tools \
+	python3-cryptography python3-jwt procps util-linux coreutils iproute2 kmod
+
+deps:
+	@missing=""; \
+	for p in $(DEB_PKGS); do \
+		dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null | grep -q 'install ok installed' \
+			|| missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" != 0 ]; then \
+			echo "make deps: missing Debian packages:$$missing (run as root to install)" >&2; exit 1; \
+		fi; \
+		echo "make deps: installing$$missing"; \
+		apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+# ---- BPF ----
+$(BUILD)/vmlinux.h:
+	@mkdir -p $(@D)
+	@test -r $(VMLINUX_BTF) || { echo "no BTF at $(VMLINUX_BTF): set VMLINUX_BTF=<file>" >&2; exit 1; }
+	$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) $(BUILD)/vmlinux.h
+	@mkdir -p $(@D)
+	@echo "  BPF     $<"
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	@echo "  SKEL    $@"
+	$(Q)$(BPFTOOL) gen skeleton $< name kwid_$(subst -,_,$*) > $@.tmp && mv $@.tmp $@
+
+# ---- protobuf ----
+$(BUILD)/proto/%.pb-c.c $(BUILD)/proto/%.pb-c.h: proto/%.proto
+	@mkdir -p $(@D)
+	$(PROTOC_C) -Iproto -I/usr/include --c_out=$(BUILD)/proto $<
+
+$(BUILD)/proto/google/protobuf/struct.pb-c.c $(BUILD)/proto/google/protobuf/struct.pb-c.h: /usr/include/google/protobuf/struct.proto
+	@mkdir -p $(BUILD)/proto
+	$(PROTOC_C) -I/usr/include --c_out=$(BUILD)/proto google/protobuf/struct.proto
+
+# ---- C ----
+$(BUILD)/obj/%.o: %.c | $(GENERATED_H)
+	@mkdir -p $(@D)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/proto/%.o: $(BUILD)/proto/%.c | $(GENERATED_H)
+	@mkdir -p $(@D)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CPPFLAGS) $(filter-out -Wshadow -Wstrict-prototypes,$(CFLAGS)) -c $< -o $@
+
+$(BUILD)/obj/userspace/config_default.o: userspace/config_default.S packaging/agent.json
+	@mkdir -p $(@D)
+	$(CC) -c $< -o $@
+
+$(LIBKWID): $(LIB_OBJS)
+	@rm -f $@
+	@echo "  AR      $@"
+	$(Q)ar rcs $@ $^
+
+$(AGENT): $(BUILD)/obj/userspace/main.o $(LIBKWID)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+$(KWIDCTL): $(CTL_OBJS) $(LIBKWID)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBKWID)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS) -lcmocka
+
+# ---- fuzzing (clang, libFuzzer + ASan/UBSan) ----
+FUZZ_CFLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
+	-std=gnu11 -Wall -Wno-unused-parameter
+FUZZ_LIB_OBJS := $(patsubst %.c,$(BUILD)/fuzzobj/%.o,$(LIB_SRCS)) $(BUILD)/obj/userspace/config_default.o \
+	$(patsubst $(BUILD)/%.c,$(BUILD)/fuzzobj/%.o,$(PROTO_C) $(PROTO_WKT))
+
+$(BUILD)/fuzzobj/%.o: %.c | $(GENERATED_H)
+	@mkdir -p $(@D)
+	@echo "  CC-FUZZ $<"
+	$(Q)$(CLANG) $(CPPFLAGS) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(BUILD)/fuzzobj/proto/%.o: $(BUILD)/proto/%.c | $(GENERATED_H)
+	@mkdir -p $(@D)
+	@echo "  CC-FUZZ $<"
+	$(Q)$(CLANG) $(CPPFLAGS) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(BUILD)/fuzz/libkwid-fuzz.a: $(FUZZ_LIB_OBJS)
+	@mkdir -p $(@D)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/fuzz/libkwid-fuzz.a
+	@mkdir -p $(@D)
+	$(CLANG) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer $^ -o $@ $(LDLIBS)
+
+fuzz: $(FUZZ_BINS)
+
+# Each harness runs FUZZ_SECONDS on its seed corpus (tests/fuzz/corpus/NAME).
+fuzz-smoke: $(FUZZ_BINS)
+	@set -e; for f in $(FUZZ_BINS); do \
+		n=$$(basename $$f); corpus=$(BUILD)/fuzz/corpus/$$n; mkdir -p $$corpus; \
+		if [ -d tests/fuzz/corpus/$$n ]; then cp -r tests/fuzz/corpus/$$n/. $$corpus/; fi; \
+		echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 $$corpus >$(BUILD)/fuzz/$$n.log 2>&1 \
+			|| { tail -50 $(BUILD)/fuzz/$$n.log; exit 1; }; \
+	done
+
+# ---- tests ----
+check-root:
+	@if [ "$$(id -u)" != 0 ]; then echo "this target needs root (the agent loads BPF programs): use sudo" >&2; exit 1; fi
+
+unit: $(UNIT_BINS)
+	@set -e; fail=0; for t in $(UNIT_BINS); do \
+		echo "unit: $$t"; $$t || fail=1; \
+	done; exit $$fail
+
+integration: all check-root
+	$(BATS) --print-output-on-failure tests/integration
+
+test: deps
+	$(MAKE) all unit
+	$(MAKE) fuzz-smoke
+	$(MAKE) integration
+
+run: deps check-root
+	$(MAKE) all
+	exec $(AGENT) $(ARGS)
+
+bench: deps check-root
+	$(MAKE) all
+	@set -e; for b in bench/bench_*.sh; do echo "== $$b"; bash $$b; done
+
+# ---- install ----
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/kwid \
+		$(DESTDIR)/lib/systemd/system
+	install -m 0755 $(AGENT) $(DESTDIR)$(PREFIX)/sbin/kwid-agent
+	install -m 0755 $(KWIDCTL) $(DESTDIR)$(PREFIX)/bin/kwidctl
+	install -m 0644 packaging/agent.json $(DESTDIR)/etc/kwid/agent.json.example
+	sed 's|@SBINDIR@|$(PREFIX)/sbin|' packaging/kwid-agent.service.in \
+		> $(DESTDIR)/lib/systemd/system/kwid-agent.service
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/sbin/kwid-agent $(DESTDIR)$(PREFIX)/bin/kwidctl \
+		$(DESTDIR)/etc/kwid/agent.json.example $(DESTDIR)/lib/systemd/system/kwid-agent.service
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD)/obj $(BUILD)/fuzzobj -name '*.d' 2>/dev/null)

@@ -1,0 +1,10 @@
+build/obj/userspace/admin.o: userspace/admin.c include/kwid/admin.h \
+ include/kwid/util.h include/kwid/agent.h include/kwid/config.h \
+ include/kwid/log.h include/kwid/loop.h include/kwid/sockutil.h
+include/kwid/admin.h:
+include/kwid/util.h:
+include/kwid/agent.h:
+include/kwid/config.h:
+include/kwid/log.h:
+include/kwid/loop.h:
+include/kwid/sockutil.h:

@@ -1,0 +1,75 @@
+/* attest.h - workload attestation: kernel evidence in, selectors out.
+ *
+ * Each attestor (attestors/<name>.c) implements struct kwid_attestor: it
+ * gets the evidence gathered once per attestation (struct kwid_attest_ctx)
+ * and adds selectors. An attestor that fails adds nothing, returns -errno
+ * and is reported (status counter, log line, the group's error); it never
+ * adds a selector it is not sure of.
+ *
+ * attest_start() is the one entry point for consumers (Workload API,
+ * kwidctl selectors/why): it waits for the binary's measurement if it is
+ * still pending, runs every attestor, and finally confirms that the same
+ * exec is still behind the caller. */
+#ifndef KWID_ATTEST_H
+#define KWID_ATTEST_H
+
+#include <json-c/json.h>
+#include <sys/types.h>
+
+#include "kwid/proc.h"
+#include "kwid/selectors.h"
+
+struct kwid_agent;
+struct kwid_attestors;
+struct kwid_attest_op;
+
+/* Evidence read once per attestation and shared by every attestor. */
+struct kwid_attest_ctx {
+	struct kwid_agent *agent;
+	const struct kwid_proc *proc;	  /* the exec being attested */
+	struct kwid_creds creds;	  /* live, from /proc/<pid>/status */
+	const gid_t *groups;		  /* live supplementary groups */
+	size_t ngroups;
+	const char *cgroup_text;	  /* /proc/<pid>/cgroup, as the kernel reports it to us */
+	bool exe_unchanged;		  /* measurer_check_unchanged() == 0 */
+};
+
+struct kwid_attestor {
+	const char *name; /* "unix", "container", "k8s", "systemd", "lineage", ... */
+	int (*init)(struct kwid_agent *a, void **state);	/* optional */
+	void (*fini)(void *state);				/* optional */
+	int (*attest)(void *state, const struct kwid_attest_ctx *ctx, struct kwid_selector_set *out);
+	void (*status)(void *state, json_object *out);		/* optional */
+};
+
+struct kwid_attest_group {
+	const char *attestor;
+	struct kwid_selector_set selectors;
+	int error;     /* 0, or -errno when the attestor failed */
+	char *message; /* why it failed, or NULL */
+};
+
+struct kwid_attestation {
+	struct kwid_exec_id who;
+	struct kwid_selector_set all; /* union of every group, sorted */
+	struct kwid_attest_group *groups;
+	size_t ngroups;
+};
+
+void attestation_free(struct kwid_attestation *att);
+
+/* err: 0 and att (ownership passes to the callee), or -ESRCH (the process
+ * is gone), -ESTALE (it exec'd something else meanwhile), other -errno. */
+typedef void (*attest_done_fn)(void *userdata, int err, struct kwid_attestation *att);
+
+/* Attest exec `who`. pidfd (or -1) is the caller's pidfd, used for the
+ * final confirmation. fn runs later on the loop, never inside this call.
+ * *op (may be NULL) allows attest_cancel(). */
+int attest_start(struct kwid_attestors *as, const struct kwid_exec_id *who, int pidfd,
+		 attest_done_fn fn, void *userdata, struct kwid_attest_op **op);
+void attest_cancel(struct kwid_attest_op *op);
+
+int attestors_new(struct kwid_agent *a, struct kwid_attestors **out);
+void attestors_free(struct kwid_attestors *as);
+
+#endif
