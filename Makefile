@@ -75,6 +75,9 @@ AGENT   := $(BUILD)/kwid-agent
 KWIDCTL := $(BUILD)/kwidctl
 
 .PHONY: all deps run test unit integration fuzz fuzz-smoke bench install uninstall clean check-root
+# Generated sources come from pattern rules; without this make deletes them
+# as intermediate files after the build and regenerates them every time.
+.SECONDARY: $(GENERATED_H) $(PROTO_C) $(PROTO_WKT) $(BPF_OBJS)
 .DEFAULT_GOAL := all
 
 all: $(AGENT) $(KWIDCTL)

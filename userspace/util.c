@@ -262,8 +262,13 @@ int mkdir_p(const char *path, mode_t mode)
 		if (buf[i] != '/' && buf[i] != '\0')
 			continue;
 		buf[i] = '\0';
-		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		if (mkdir(buf, mode) == 0) {
+			/* mkdir() applies the umask; the caller asked for `mode`. */
+			if (chmod(buf, mode) < 0)
+				return -errno;
+		} else if (errno != EEXIST) {
 			return -errno;
+		}
 		if (i < len)
 			buf[i] = '/';
 	}
