@@ -64,7 +64,7 @@ void hex_encode(const uint8_t *bin, size_t len, char *out)
 	out[2 * len] = '\0';
 }
 
-static int hexval(char c)
+int hex_digit_value(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -82,7 +82,7 @@ ssize_t hex_decode(const char *hex, uint8_t *out, size_t outlen)
 	if (len % 2 || len / 2 > outlen)
 		return -EINVAL;
 	for (size_t i = 0; i < len / 2; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+		int hi = hex_digit_value(hex[2 * i]), lo = hex_digit_value(hex[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return -EINVAL;
 		out[i] = (uint8_t)(hi << 4 | lo);
@@ -247,6 +247,21 @@ int write_file_atomic(const char *dir, const char *name, const void *data, size_
 fail:
 	unlinkat(dfd, tmp, 0);
 	return r;
+}
+
+int mkdir_parents(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+	char *slash;
+	int r = strscpy(buf, path, sizeof(buf));
+
+	if (r < 0)
+		return r;
+	slash = strrchr(buf, '/');
+	if (!slash || slash == buf)
+		return 0;
+	*slash = '\0';
+	return mkdir_p(buf, mode);
 }
 
 int mkdir_p(const char *path, mode_t mode)
