@@ -3,6 +3,7 @@
 #include "kwid/admin.h"
 #include "kwid/agent.h"
 #include "kwid/log.h"
+#include "kwid/wlapi.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -132,12 +133,16 @@ static int agent_start(struct kwid_agent *a)
 	/* attestors (unix, container, k8s, systemd, lineage, node) */
 	/* entries -> authority -> SVID cache */
 	/* Workload API */
+	r = wlapi_new(a, &a->wlapi);
+	if (r < 0)
+		return r;
 	return 0;
 }
 
 static void agent_stop(struct kwid_agent *a)
 {
 	/* Reverse order of agent_start. */
+	wlapi_free(a->wlapi);
 	admin_free(a->admin);
 	agent_free_subscriptions(a);
 }
@@ -149,6 +154,9 @@ int main(int argc, char **argv)
 	_cleanup_free_ char *errmsg = NULL;
 	int r;
 
+	/* The Workload API front: kwid-agent re-executes itself, unprivileged. */
+	if (argc == 2 && streq(argv[1], WLAPI_FRONT_ARG))
+		return wlapi_front_main();
 	if (parse_cmdline(argc, argv, &cl) < 0)
 		return 2;
 	r = config_load(cl.config, cl.overrides, &agent.cfg, &errmsg);
@@ -183,7 +191,8 @@ int main(int argc, char **argv)
 		log_error("start-up failed, exiting");
 		goto out_stop;
 	}
-	log_info("ready: admin socket %s", agent.cfg->admin_socket_path);
+	log_info("ready: admin socket %s, Workload API socket %s (SPIFFE_ENDPOINT_SOCKET=unix://%s)",
+		 agent.cfg->admin_socket_path, agent.cfg->socket_path, agent.cfg->socket_path);
 	r = loop_run(agent.loop);
 out_stop:
 	agent_stop(&agent);
