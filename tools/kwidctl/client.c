@@ -84,8 +84,9 @@ int kwidctl_call(struct kwidctl *ctx, const char *cmd, json_object *args, json_o
 	if (r == 0)
 		r = write_full(fd, "\n", 1);
 	json_object_put(req);
-	if (r == 0)
-		r = read_line(fd, &line);
+	/* Even when the write failed (EPIPE: the agent refused us and closed),
+	 * its one-line answer may be waiting: read it. */
+	r = read_line(fd, &line);
 	if (r < 0) {
 		fprintf(stderr, "kwidctl: no answer from kwid-agent on %s: %s\n", ctx->admin_socket,
 			strerror(-r));

@@ -3,12 +3,15 @@
 #include "kwidctl.h"
 
 #include <getopt.h>
+#include <signal.h>
 
 extern const struct kwidctl_command kwidctl_status_commands[];
+extern const struct kwidctl_command kwidctl_wlapi_commands[];
 
 /* Every command table, each terminated by an entry with name == NULL. */
 static const struct kwidctl_command *const command_tables[] = {
 	kwidctl_status_commands,
+	kwidctl_wlapi_commands,
 };
 
 static void print_help(FILE *f)
@@ -55,6 +58,8 @@ int main(int argc, char **argv)
 
 	if (!args)
 		return KWIDCTL_FAILED;
+	/* A peer that closes early must give an error, not kill us. */
+	signal(SIGPIPE, SIG_IGN);
 	env = getenv("SPIFFE_ENDPOINT_SOCKET");
 	ctx.api_socket = env && *env ? env : KWIDCTL_DEFAULT_API_SOCKET;
 	for (; i < argc; i++) {
