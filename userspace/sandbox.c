@@ -25,6 +25,14 @@ static int caps_all_clear(void)
 	return 0;
 }
 
+static int clear_caps(void)
+{
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct data[2] = {0};
+
+	return (int)syscall(SYS_capset, &hdr, data);
+}
+
 int sandbox_drop_privileges(uid_t uid, gid_t gid)
 {
 	uid_t ru, eu, su;
@@ -34,6 +42,11 @@ int sandbox_drop_privileges(uid_t uid, gid_t gid)
 		return -EINVAL;
 	/* The bounding set limits what any later exec could ever gain. */
 	for (unsigned long cap = 0; cap <= 63; cap++) {
+		int in = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
+		if (in < 0 && errno == EINVAL)
+			break; /* past the last capability this kernel knows */
+		if (in == 0)
+			continue; /* already gone (the core dropped it) */
 		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
 			if (errno == EINVAL)
 				break; /* past the last capability this kernel knows */
@@ -42,7 +55,8 @@ int sandbox_drop_privileges(uid_t uid, gid_t gid)
 	}
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
 		return -errno;
-	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
+	/* KEEPCAPS off (it may be locked off already by the core's securebits). */
+	if (prctl(PR_GET_KEEPCAPS, 0, 0, 0, 0) != 0 && prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
 		return -errno;
 	/* Raw system calls: this runs in a child forked from a threaded
 	 * process, where glibc's wrappers would try to signal threads that
@@ -54,6 +68,11 @@ int sandbox_drop_privileges(uid_t uid, gid_t gid)
 	/* Leaving uid 0 for a non-zero uid clears the permitted and effective
 	 * capability sets (no KEEPCAPS). */
 	if (syscall(SYS_setresuid, uid, uid, uid) < 0)
+		return -errno;
+	/* The core may have locked SECBIT_NO_SETUID_FIXUP (kwid/privs.h), in
+	 * which case the uid change above kept its capabilities: clear them
+	 * explicitly. */
+	if (clear_caps() < 0)
 		return -errno;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return -errno;

@@ -5,6 +5,7 @@
  * through the internal protocol (kwid/wlapi_ipc.h). Attestation and
  * responses live in wlapi_serve.c, the front process in wlapi_spawn.c. */
 #include "kwid/log.h"
+#include "kwid/privs.h"
 #include "kwid/sockutil.h"
 #include "kwid/wlapi_core.h"
 
@@ -324,7 +325,8 @@ void wlapi_on_ipc(struct kwid_io *io, int fd, uint32_t revents, void *userdata)
 		if (n == -EAGAIN)
 			return;
 		if (n == 0) {
-			wlapi_front_kill(w, "the front closed its socket");
+			/* It exited (or is about to): on_front_exit says why. */
+			wlapi_front_kill(w, NULL);
 			return;
 		}
 		r = n < 0 ? (int)n : wlapi_front_msg_decode(w->ibuf, (size_t)n, rfd, &m, &why);
@@ -494,6 +496,11 @@ int wlapi_new(struct kwid_agent *a, struct kwid_wlapi **out)
 	r = agent_status_register(a, "workload_api", status_section, w);
 	if (r < 0)
 		goto fail;
+	/* Restarting the front means dropping to its uid and clearing its
+	 * bounding set again. */
+	privs_need(CAP_SETUID, "workload API: start the front as its own uid after a crash");
+	privs_need(CAP_SETGID, "workload API: start the front as its own gid, without groups");
+	privs_need(CAP_SETPCAP, "workload API: clear the front's capability bounding set");
 	*out = w;
 	return 0;
 fail:

@@ -239,7 +239,8 @@ void wlapi_front_kill(struct kwid_wlapi *w, const char *why)
 {
 	if (w->front_pidfd < 0)
 		return;
-	log_error("wlapi: stopping the front (pid %d): %s", (int)w->front_pid, why);
+	if (why)
+		log_error("wlapi: stopping the front (pid %d): %s", (int)w->front_pid, why);
 	pidfd_kill(w->front_pidfd, SIGKILL);
 	/* Stop talking to it now; the connections are dropped and the front
 	 * restarted when its exit is seen (on_front_exit), never from inside

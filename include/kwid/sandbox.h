@@ -12,7 +12,8 @@
  * and ambient sets, drop supplementary groups, switch real/effective/
  * saved ids to uid/gid (which must not be 0), set PR_SET_NO_NEW_PRIVS, and
  * check that no capability is left and uid 0 cannot be regained.
- * Needs CAP_SETUID, CAP_SETGID and CAP_SETPCAP. */
+ * Needs CAP_SETUID, CAP_SETGID and CAP_SETPCAP (for any capability still
+ * in the bounding set). */
 int sandbox_drop_privileges(uid_t uid, gid_t gid);
 
 /* After start-up of the front: non-dumpable (no ptrace or /proc/<pid>/mem

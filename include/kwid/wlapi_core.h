@@ -104,8 +104,9 @@ void wlapi_on_ipc(struct kwid_io *io, int fd, uint32_t revents, void *userdata);
 
 /* ---- wlapi_spawn.c ---- */
 int wlapi_front_start(struct kwid_wlapi *w);
-/* Kill the front (protocol violation or shutdown) and, unless stopping,
- * restart it after the backoff. */
+/* Kill the front (protocol violation, write failure; why may be NULL when
+ * it closed its socket itself) and, unless stopping, restart it after the
+ * backoff. */
 void wlapi_front_kill(struct kwid_wlapi *w, const char *why);
 void wlapi_front_stop(struct kwid_wlapi *w);
 

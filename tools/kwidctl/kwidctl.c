@@ -58,7 +58,7 @@ int main(int argc, char **argv)
 
 	if (!args)
 		return KWIDCTL_FAILED;
-	/* A peer that closes early must give an error, not kill us. */
+	/* A closed socket must surface as EPIPE, not kill us silently. */
 	signal(SIGPIPE, SIG_IGN);
 	env = getenv("SPIFFE_ENDPOINT_SOCKET");
 	ctx.api_socket = env && *env ? env : KWIDCTL_DEFAULT_API_SOCKET;
