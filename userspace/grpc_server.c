@@ -194,6 +194,8 @@ static ssize_t data_read_cb(nghttp2_session *session, int32_t stream_id, uint8_t
 		s->cur.off += n;
 		if (s->cur.off < s->cur.len || s->next.buf)
 			return (ssize_t)n;
+		/* Sent: an idle stream holds no message. */
+		out_clear(&s->cur);
 	}
 	if (s->finished) {
 		*data_flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
