@@ -117,6 +117,7 @@ int sandbox_enter_front(void)
 		SCMP_SYS(munmap), SCMP_SYS(mremap), SCMP_SYS(brk), SCMP_SYS(madvise),
 		SCMP_SYS(futex), SCMP_SYS(getpid), SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigprocmask),
 		SCMP_SYS(restart_syscall), SCMP_SYS(exit), SCMP_SYS(exit_group),
+		SCMP_SYS(getrandom), /* json-c seeds its hash tables, OpenSSL its DRBG */
 	};
 	scmp_filter_ctx ctx;
 	int r;
