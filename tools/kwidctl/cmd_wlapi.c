@@ -3,7 +3,7 @@
  * validate a JWT-SVID, and watch the X.509-SVID stream. These commands use
  * the public Workload API socket (--socket, else SPIFFE_ENDPOINT_SOCKET),
  * not the admin socket: they get exactly what the calling process gets. */
-#include "grpc_client.h"
+#include "kwid/grpc_client.h"
 #include "kwid/grpc.h"
 #include "kwidctl.h"
 

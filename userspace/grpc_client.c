@@ -1,7 +1,7 @@
 /* grpc_client.c - blocking gRPC client over nghttp2 on a Unix socket (see
  * grpc_client.h). One call at a time; response messages are reassembled
  * from DATA frames and handed out whole. */
-#include "grpc_client.h"
+#include "kwid/grpc_client.h"
 #include "kwid/grpc.h"
 #include "kwid/sockutil.h"
 #include "kwid/util.h"

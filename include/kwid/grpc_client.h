@@ -1,8 +1,8 @@
 /* grpc_client.h - a small blocking gRPC client over HTTP/2 (nghttp2, h2c
  * prior knowledge) on a Unix socket: what kwidctl's fetch, watch and
  * validate commands (and the Workload API benchmark) need. */
-#ifndef KWIDCTL_GRPC_CLIENT_H
-#define KWIDCTL_GRPC_CLIENT_H
+#ifndef KWID_GRPC_CLIENT_H
+#define KWID_GRPC_CLIENT_H
 
 #include <stddef.h>
 #include <stdint.h>
