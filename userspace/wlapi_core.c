@@ -104,6 +104,11 @@ static void to_front(struct kwid_wlapi *w, uint16_t type, uint32_t conn, uint32_
 	wlapi_ipc_kick(w);
 }
 
+void wlapi_front_send(struct kwid_wlapi *w, uint16_t type, const void *payload, size_t len)
+{
+	to_front(w, type, 0, 0, payload, len, NULL);
+}
+
 int wlapi_stream_reply(struct wlapi_stream *s, const uint8_t *msg, size_t len)
 {
 	struct kwid_wlapi *w = s->conn->w;
@@ -215,6 +220,7 @@ static int on_conn_open(struct kwid_wlapi *w, struct wlapi_front_msg *m)
 	c->w = w;
 	c->node.id = m->hdr.conn;
 	c->pidfd = -1;
+	c->accepted_boot_ns = m->u.accepted_boot_ns;
 	len = sizeof(c->peer);
 	if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &c->peer, &len) < 0) {
 		c->bind_error = -errno;

@@ -343,6 +343,7 @@ static int conn_setup(struct front *f, int fd, const struct ucred *peer)
 {
 	struct front_conn *c = calloc(1, sizeof(*c));
 	struct uid_count *u;
+	uint64_t accepted = now_boot_ns();
 	int dupfd, r;
 
 	if (!c)
@@ -373,7 +374,7 @@ static int conn_setup(struct front *f, int fd, const struct ucred *peer)
 		r = -errno;
 		goto fail;
 	}
-	r = to_core(f, WLAPI_F_CONN_OPEN, c->node.id, 0, NULL, 0, dupfd);
+	r = to_core(f, WLAPI_F_CONN_OPEN, c->node.id, 0, &accepted, sizeof(accepted), dupfd);
 	if (r < 0)
 		goto fail;
 	u->n++;
@@ -638,6 +639,9 @@ static int front_setup(struct front *f)
 		return r;
 	loop_timer_arm(f->stats_timer, STATS_INTERVAL_NS);
 	log_debug("wlapi front: running as uid %u, pid %d", (unsigned)getuid(), (int)getpid());
+	r = wlapi_jwt_warm_up();
+	if (r < 0)
+		return log_error_errno(r, "wlapi front: OpenSSL is not usable");
 	r = sandbox_enter_front();
 	if (r < 0)
 		return r;

@@ -260,11 +260,17 @@ int wlapi_front_msg_decode(const uint8_t *buf, size_t len, int fd, struct wlapi_
 		memcpy(&out->u.version, payload, sizeof(uint32_t));
 		break;
 	case WLAPI_F_CONN_OPEN:
+		want_conn = true;
+		want_stream = false;
+		if (h->len != sizeof(uint64_t))
+			return refuse(fd, why, "CONN_OPEN payload size");
+		memcpy(&out->u.accepted_boot_ns, payload, sizeof(uint64_t));
+		break;
 	case WLAPI_F_CONN_CLOSE:
 		want_conn = true;
 		want_stream = false;
 		if (h->len != 0)
-			return refuse(fd, why, "payload on a connection message");
+			return refuse(fd, why, "payload on CONN_CLOSE");
 		break;
 	case WLAPI_F_RPC:
 		want_conn = want_stream = true;

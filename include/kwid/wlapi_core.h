@@ -35,6 +35,7 @@ struct wlapi_conn {
 	struct kwid_wlapi *w;
 	struct ucred peer;	   /* from the socket, read by the core itself */
 	int pidfd;		   /* SO_PEERPIDFD of the socket */
+	uint64_t accepted_boot_ns; /* when the front accepted it (CLOCK_BOOTTIME) */
 	struct kwid_exec_id exec;  /* the exec bound to this connection */
 	int bind_error;		   /* 0 when bound; else why not (-ESRCH, -ENOENT, ...) */
 	int retired_status;	   /* non-zero: every RPC gets this status */
@@ -97,6 +98,8 @@ void wlapi_stream_end(struct wlapi_stream *s, int status, const char *fmt, ...) 
 void wlapi_conn_retire(struct wlapi_conn *c, int status, const char *message);
 /* The front is going away: forget every connection (no messages sent). */
 void wlapi_conns_drop_all(struct kwid_wlapi *w);
+/* Queue a connection-less message for the front (WLAPI_C_JWT_KEYS). */
+void wlapi_front_send(struct kwid_wlapi *w, uint16_t type, const void *payload, size_t len);
 /* Flush the queue towards the front. */
 void wlapi_ipc_kick(struct kwid_wlapi *w);
 /* Handle datagrams from the front (wlapi_spawn.c watches the socket). */

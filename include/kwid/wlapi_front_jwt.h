@@ -25,4 +25,8 @@ void wlapi_jwt_keys_free(struct wlapi_jwt_keys *k);
 int wlapi_jwt_validate(const struct wlapi_jwt_keys *keys, const char *token, const char *audience,
 		       uint8_t **resp, size_t *len, const char **why);
 
+/* Load OpenSSL's configuration and the algorithms validation uses, before
+ * the front's seccomp filter forbids opening files. */
+int wlapi_jwt_warm_up(void);
+
 #endif

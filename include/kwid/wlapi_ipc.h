@@ -35,7 +35,8 @@
 enum wlapi_ipc_type {
 	/* front -> core */
 	WLAPI_F_HELLO = 1,  /* payload: u32 version */
-	WLAPI_F_CONN_OPEN,  /* conn; the accepted socket passed with SCM_RIGHTS */
+	WLAPI_F_CONN_OPEN,  /* conn; payload: u64 accept time (CLOCK_BOOTTIME ns); the
+			     * accepted socket passed with SCM_RIGHTS */
 	WLAPI_F_CONN_CLOSE, /* conn */
 	WLAPI_F_RPC,	    /* conn, stream; payload: struct wlapi_rpc encoding */
 	WLAPI_F_CANCEL,	    /* conn, stream */
@@ -119,6 +120,7 @@ struct wlapi_front_msg {
 	int fd; /* WLAPI_F_CONN_OPEN: the connection's socket (owned); else -1 */
 	union {
 		uint32_t version;
+		uint64_t accepted_boot_ns;
 		struct wlapi_rpc rpc;
 		struct wlapi_front_stats stats;
 	} u;

@@ -108,7 +108,7 @@ static void test_front_msg_decode(void **state)
 
 	/* A descriptor travels with CONN_OPEN only; otherwise it is closed. */
 	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	n = datagram(buf, WLAPI_F_CONN_OPEN, 9, 0, NULL, 0);
+	n = datagram(buf, WLAPI_F_CONN_OPEN, 9, 0, "\1\2\3\4\5\6\7\10", 8);
 	assert_int_equal(wlapi_front_msg_decode(buf, n, fd, &m, &why), 0);
 	assert_int_equal(m.fd, fd);
 	wlapi_front_msg_clear(&m);
