@@ -76,6 +76,25 @@ def x509_json(resp):
             "federated_bundles": sorted(resp.federated_bundles.keys())}
 
 
+def pem(der):
+    return ("-----BEGIN CERTIFICATE-----\n" + "\n".join(
+        b64(der)[i:i + 64] for i in range(0, len(b64(der)), 64)) + "\n-----END CERTIFICATE-----\n")
+
+
+def write_svids(d, resp):
+    os.makedirs(d, exist_ok=True)
+    for i, s in enumerate(resp.svids):
+        certs = der_certs(s.x509_svid)
+        with open(os.path.join(d, "leaf.%d.pem" % i), "w") as f:
+            f.write(pem(certs[0]))
+        with open(os.path.join(d, "chain.%d.pem" % i), "w") as f:
+            f.write("".join(pem(c) for c in certs[1:]))
+        with open(os.path.join(d, "bundle.%d.pem" % i), "w") as f:
+            f.write("".join(pem(c) for c in der_certs(s.bundle)))
+        with open(os.path.join(d, "key.%d.der" % i), "wb") as f:
+            f.write(s.x509_svid_key)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--socket", default=os.environ.get("SPIFFE_ENDPOINT_SOCKET", ""))
@@ -91,6 +110,8 @@ def main():
     ap.add_argument("--token", default="")
     ap.add_argument("--service", default="")
     ap.add_argument("--ready-file", help="touch this file once the first message arrived")
+    ap.add_argument("--write", help="x509: write leaf.N.pem, chain.N.pem (intermediates), key.N.der, "
+                    "bundle.N.pem for every SVID of the first message")
     ap.add_argument("command")
     ap.add_argument("path", nargs="?")
     a = ap.parse_args()
@@ -122,6 +143,8 @@ def main():
             n = 0
             for resp in call:
                 emit(conv(resp))
+                if a.write and n == 0 and a.command == "x509":
+                    write_svids(a.write, resp)
                 n += 1
                 if a.ready_file and n == 1:
                     open(a.ready_file, "w").close()
