@@ -328,6 +328,8 @@ static bool conn_allowed(struct front *f, const struct ucred *peer)
 		why = "max_conns";
 	else if (u && u->n >= f->cfg.max_conns_per_uid)
 		why = "max_conns_per_uid";
+	else if (f->out.bytes > f->cfg.max_pending_to_core || f->out.count > 2 * (size_t)f->cfg.max_conns)
+		why = "the core is not keeping up"; /* each queued CONN_OPEN holds a descriptor */
 	if (!why)
 		return true;
 	f->stats.conns_refused++;

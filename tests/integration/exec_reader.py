@@ -8,6 +8,7 @@ HTTP/2 by python3-h2 (a real implementation kwid did not write), gRPC
 framing by hand, messages decoded with stubs generated from our .proto.
 
   exec_reader.py SOCKET STUBS RESULT_FILE NEW_BINARY [ARGS...]
+  exec_reader.py SOCKET STUBS RESULT_FILE --exit   (the bound process exits instead)
 The reader writes JSON lines to RESULT_FILE: {"spiffe_ids": [...]} per
 message after the fork, then {"status": <grpc-status>} or {"closed": true}.
 """
@@ -104,6 +105,8 @@ def main():
         os._exit(0)
     # The process the connection is bound to becomes another binary.
     time.sleep(0.3)
+    if newbin == "--exit":
+        os._exit(0)
     os.execv(newbin, [newbin] + sys.argv[5:])
 
 
