@@ -519,11 +519,6 @@ static int handle_core_message(struct front *f, const uint8_t *buf, size_t n)
 			conn_kick(c);
 		}
 		return 0;
-	case WLAPI_C_CLOSE:
-		c = conn_find(f, h.conn);
-		if (c)
-			conn_close(c);
-		return 0;
 	default:
 		return -EBADMSG;
 	}

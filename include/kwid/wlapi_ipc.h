@@ -46,8 +46,7 @@ enum wlapi_ipc_type {
 	WLAPI_C_MSG,	     /* conn, stream, MORE; payload: encoded response message */
 	WLAPI_C_END,	     /* conn, stream; payload: u8 grpc status, then message text */
 	WLAPI_C_RETIRE,	     /* conn: GOAWAY; open streams were ended, no new RPCs */
-	WLAPI_C_CLOSE,	     /* conn: close the connection now */
-	WLAPI_C_JWT_KEYS,    /* MORE; payload: JWKS documents (see wlapi_jwt_keys) */
+	WLAPI_C_JWT_KEYS,    /* MORE; payload: {"spiffe://<td>": JWKS, ...} */
 };
 
 #define WLAPI_IPC_MORE 0x1 /* flags: another fragment of this message follows */
