@@ -24,7 +24,7 @@ struct ima_build {
 	uint32_t pcr[IB_MAX_ENTRIES];
 };
 
-static void ib_put(struct ima_build *b, const void *p, size_t n)
+static inline void ib_put(struct ima_build *b, const void *p, size_t n)
 {
 	if (b->len + n > b->cap) {
 		b->cap = (b->len + n) * 2 + 256;
@@ -34,7 +34,7 @@ static void ib_put(struct ima_build *b, const void *p, size_t n)
 	b->len += n;
 }
 
-static void ib_u32(struct ima_build *b, uint32_t v)
+static inline void ib_u32(struct ima_build *b, uint32_t v)
 {
 	uint8_t x[4];
 
@@ -43,20 +43,20 @@ static void ib_u32(struct ima_build *b, uint32_t v)
 	ib_put(b, x, 4);
 }
 
-static void ib_le32(uint8_t *p, uint32_t v, bool be)
+static inline void ib_le32(uint8_t *p, uint32_t v, bool be)
 {
 	for (int i = 0; i < 4; i++)
 		p[be ? 3 - i : i] = (uint8_t)(v >> (8 * i));
 }
 
-static void ib_sha(const char *alg, const void *p, size_t n, uint8_t *out)
+static inline void ib_sha(const char *alg, const void *p, size_t n, uint8_t *out)
 {
 	EVP_Digest(p, n, out, NULL, strcmp(alg, "sha1") == 0 ? EVP_sha1() : EVP_sha256(), NULL);
 }
 
 /* Record header and template data; the template digests are the hashes
  * of hashed[0..hlen) unless violation. */
-static void ib_record(struct ima_build *b, uint32_t pcr, const char *tmpl, const uint8_t *data, size_t dlen,
+static inline void ib_record(struct ima_build *b, uint32_t pcr, const char *tmpl, const uint8_t *data, size_t dlen,
 		      const uint8_t *hashed, size_t hlen, bool violation, bool with_len)
 {
 	size_t i = b->n++;
@@ -82,7 +82,7 @@ static void ib_record(struct ima_build *b, uint32_t pcr, const char *tmpl, const
 }
 
 /* d-ng | n-ng [| sig] with a file digest of algorithm alg. */
-static void ib_add_ng(struct ima_build *b, uint32_t pcr, const char *tmpl, const char *alg, const uint8_t *digest,
+static inline void ib_add_ng(struct ima_build *b, uint32_t pcr, const char *tmpl, const char *alg, const uint8_t *digest,
 		      size_t dlen, const char *path, bool violation, const uint8_t *sig, size_t siglen)
 {
 	uint8_t data[8192];
@@ -110,7 +110,7 @@ static void ib_add_ng(struct ima_build *b, uint32_t pcr, const char *tmpl, const
 
 /* The legacy "ima" template: d (20 bytes) | n (u32 len, name, no NUL);
  * the template hash covers digest || name padded to 256 bytes. */
-static void ib_add_old(struct ima_build *b, uint32_t pcr, const uint8_t digest[20], const char *name)
+static inline void ib_add_old(struct ima_build *b, uint32_t pcr, const uint8_t digest[20], const char *name)
 {
 	uint8_t data[300] = {0}, hashed[276] = {0};
 	size_t nlen = strlen(name);
@@ -124,7 +124,7 @@ static void ib_add_old(struct ima_build *b, uint32_t pcr, const uint8_t digest[2
 }
 
 /* Expected PCR value after the first count entries for pcr. */
-static void ib_expect(const struct ima_build *b, size_t count, uint32_t pcr, bool sha256, uint8_t *out)
+static inline void ib_expect(const struct ima_build *b, size_t count, uint32_t pcr, bool sha256, uint8_t *out)
 {
 	size_t size = sha256 ? 32 : 20;
 	uint8_t buf[64];
@@ -139,7 +139,7 @@ static void ib_expect(const struct ima_build *b, size_t count, uint32_t pcr, boo
 	}
 }
 
-static void ib_free(struct ima_build *b)
+static inline void ib_free(struct ima_build *b)
 {
 	free(b->buf);
 	memset(b, 0, sizeof(*b));
