@@ -85,11 +85,20 @@ void node_free(struct kwid_node *n);
 /* Node-level selectors from the last verified quote (empty when there is
  * no verified evidence). Valid until control returns to the loop. */
 const struct kwid_selector_set *node_selectors(struct kwid_node *n);
-/* Is this SHA-256 file digest in the verified part of the IMA log? */
-bool node_ima_measured(struct kwid_node *n, const uint8_t sha256[32]);
-/* true when the last verification included an IMA log. */
-bool node_ima_verified(struct kwid_node *n);
+/* SHA-256 file digests of the verified part of the IMA log, or NULL when
+ * the last verified evidence had no IMA log. Same lifetime. */
+const struct ima_digest_set *node_ima_digests(struct kwid_node *n);
 /* Ask for a fresh quote soon (rate-limited): a digest was not found. */
 void node_request_refresh(struct kwid_node *n);
+
+/* ---- the node attestor's join (attestors/node.c) ---- */
+
+struct kwid_measurement;
+
+/* Add the node selectors, and ima:measured plus ima:sha256:<hex> when the
+ * exec-time measurement m is done and its digest is in ima (may be NULL).
+ * *miss is set when a verified log lacks the digest. */
+int node_join(const struct kwid_selector_set *node_sel, const struct ima_digest_set *ima,
+	      const struct kwid_measurement *m, struct kwid_selector_set *out, bool *miss);
 
 #endif
