@@ -13,6 +13,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 KWIDCTL=$ROOT/build/kwidctl
 AGENT=$ROOT/build/kwid-agent
 PY=/usr/bin/python3
+FIXTURES=$ROOT/tests/fixtures
 ENTRIES=${ENTRIES:-100000}
 QUOTES=${QUOTES:-50}
 W=$(mktemp -d /tmp/kwid-bench-node.XXXXXX)
@@ -44,16 +45,7 @@ percentiles() { # stdin: one number per line -> "p50 p99"
 
 start_swtpm() {
 	local port
-	port=$("$PY" -c '
-import socket, random
-while True:
-    p = random.randint(20000, 60000)
-    try:
-        for q in (p, p + 1):
-            s = socket.socket(); s.bind(("127.0.0.1", q)); s.close()
-        print(p); break
-    except OSError:
-        pass')
+	port=$("$PY" "$FIXTURES/free_port_pair.py")
 	mkdir -p "$W/tpm"
 	swtpm socket --tpm2 --tpmstate dir="$W/tpm" --server type=tcp,port="$port",bindaddr=127.0.0.1 \
 		--ctrl type=tcp,port=$((port + 1)),bindaddr=127.0.0.1 --flags not-need-init,startup-clear \
@@ -105,7 +97,7 @@ json.dump({"meta": {"version": 1}, "release": 0, "digests": digests, "excludes":
            "keyrings": {}, "ima": {"ignored_keyrings": []}}, open(policy, "w"))
 PY
 LOG=$W/binary_runtime_measurements
-"$PY" "$ROOT/tests/fixtures/ima_log.py" --out "$LOG" --from "$W/entries" >"$W/extends"
+"$PY" "$FIXTURES/ima_log.py" --out "$LOG" --from "$W/entries" >"$W/extends"
 BYTES=$(stat -c %s "$LOG")
 echo "   log: $BYTES bytes; policy: $(stat -c %s "$W/policy.json") bytes"
 

@@ -5,35 +5,22 @@
  * entries such as kexec-cmdline or keys). Other Keylime keys ("meta",
  * "release", "keyrings", "ima", "verification-keys") are accepted and
  * ignored; see docs/NODE.md for what is and is not enforced. */
+#include "kwid/errbuf.h"
 #include "kwid/ima.h"
 
 #include <ctype.h>
-#include <stdarg.h>
-
-static int perr(char *err, size_t errlen, const char *fmt, ...) _printf_(3, 4);
-static int perr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
 
 /* Every value must be an array of hex strings of a digest's length; they
  * are lowercased in place so that lookups compare plain strings. */
 static int check_digest_map(json_object *map, const char *what, char *err, size_t errlen)
 {
 	if (!json_object_is_type(map, json_type_object))
-		return perr(err, errlen, "policy: '%s' must be an object", what);
+		return errbuf_set(-EINVAL, err, errlen, "policy: '%s' must be an object", what);
 	json_object_object_foreach(map, key, val) {
 		size_t n;
 
 		if (!json_object_is_type(val, json_type_array))
-			return perr(err, errlen, "policy: %s['%.200s'] must be an array of hex digests", what, key);
+			return errbuf_set(-EINVAL, err, errlen, "policy: %s['%.200s'] must be an array of hex digests", what, key);
 		n = json_object_array_length(val);
 		for (size_t i = 0; i < n; i++) {
 			json_object *d = json_object_array_get_idx(val, i);
@@ -44,7 +31,7 @@ static int check_digest_map(json_object *map, const char *what, char *err, size_
 			if (!json_object_is_type(d, json_type_string) ||
 			    !(len == 40 || len == 64 || len == 96 || len == 128) ||
 			    strspn(s, "0123456789abcdefABCDEF") != len)
-				return perr(err, errlen, "policy: %s['%.200s'][%zu] is not a hex SHA-1/2 digest", what,
+				return errbuf_set(-EINVAL, err, errlen, "policy: %s['%.200s'][%zu] is not a hex SHA-1/2 digest", what,
 					    key, i);
 			for (size_t k = 0; k <= len; k++)
 				low[k] = (char)tolower((unsigned char)s[k]);
@@ -62,14 +49,14 @@ static int compile_excludes(struct ima_policy *p, json_object *ex, char *err, si
 	int r;
 
 	if (!json_object_is_type(ex, json_type_array))
-		return perr(err, errlen, "policy: 'excludes' must be an array of regular expressions");
+		return errbuf_set(-EINVAL, err, errlen, "policy: 'excludes' must be an array of regular expressions");
 	n = json_object_array_length(ex);
 	if (n == 0)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
 		json_object *e = json_object_array_get_idx(ex, i);
 		if (!json_object_is_type(e, json_type_string) || json_object_get_string_len(e) == 0)
-			return perr(err, errlen, "policy: excludes[%zu] must be a non-empty string", i);
+			return errbuf_set(-EINVAL, err, errlen, "policy: excludes[%zu] must be a non-empty string", i);
 		len += (size_t)json_object_get_string_len(e) + 5;
 	}
 	re = malloc(len);
@@ -81,14 +68,14 @@ static int compile_excludes(struct ima_policy *p, json_object *ex, char *err, si
 		regex_t one;
 		/* Compile each alone first so that the error names it. */
 		if (regcomp(&one, s, REG_EXTENDED | REG_NOSUB) != 0)
-			return perr(err, errlen, "policy: excludes[%zu] '%.200s' is not a POSIX extended regular expression",
+			return errbuf_set(-EINVAL, err, errlen, "policy: excludes[%zu] '%.200s' is not a POSIX extended regular expression",
 				    i, s);
 		regfree(&one);
 		o += (size_t)sprintf(re + o, "%s^(%s)", i ? "|" : "", s);
 	}
 	r = regcomp(&p->excludes, re, REG_EXTENDED | REG_NOSUB);
 	if (r != 0)
-		return perr(err, errlen, "policy: the combined excludes do not compile");
+		return errbuf_set(-EINVAL, err, errlen, "policy: the combined excludes do not compile");
 	p->has_excludes = true;
 	return 0;
 }
@@ -115,11 +102,11 @@ int ima_policy_parse(const char *text, struct ima_policy **out, char *err, size_
 		return -ENOMEM;
 	p->root = json_tokener_parse_verbose(text, &jerr);
 	if (!p->root)
-		return perr(err, errlen, "policy: not JSON: %s", json_tokener_error_desc(jerr));
+		return errbuf_set(-EINVAL, err, errlen, "policy: not JSON: %s", json_tokener_error_desc(jerr));
 	if (!json_object_is_type(p->root, json_type_object))
-		return perr(err, errlen, "policy: the document must be a JSON object");
+		return errbuf_set(-EINVAL, err, errlen, "policy: the document must be a JSON object");
 	if (!json_object_object_get_ex(p->root, "digests", &p->digests))
-		return perr(err, errlen, "policy: no 'digests' object");
+		return errbuf_set(-EINVAL, err, errlen, "policy: no 'digests' object");
 	r = check_digest_map(p->digests, "digests", err, errlen);
 	if (r < 0)
 		return r;

@@ -23,7 +23,7 @@ static json_object *b64_string(const uint8_t *p, size_t n)
 	return s ? json_object_new_string(s) : NULL;
 }
 
-static json_object *pcrs_to_json(const struct kwid_pcr_values *v)
+json_object *pcr_values_to_json(const struct kwid_pcr_values *v)
 {
 	json_object *o = json_object_new_object();
 
@@ -84,7 +84,7 @@ json_object *node_evidence_build(const struct node_evidence_input *in)
 	json_object_object_add(quote, "attest", b64_string(in->quote->attest, in->quote->attest_len));
 	json_object_object_add(quote, "signature", b64_string(in->quote->sig, in->quote->sig_len));
 	json_object_object_add(ev, "quote", quote);
-	json_object_object_add(ev, "pcrs", pcrs_to_json(&in->quote->pcrs));
+	json_object_object_add(ev, "pcrs", pcr_values_to_json(&in->quote->pcrs));
 	json_object_object_add(ev, "ak", ak_to_json(in->ak));
 	json_object_object_add(ek, "public_pem", in->ek_pem ? json_object_new_string(in->ek_pem) : NULL);
 	json_object_object_add(ek, "certificate", in->ek_cert ? b64_string(in->ek_cert, in->ek_cert_len) : NULL);

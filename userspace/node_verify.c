@@ -8,21 +8,12 @@
  * they hash to the signed digest; the log counts up to the prefix that
  * reproduces the signed PCRs. */
 #include "kwid/base64.h"
+#include "kwid/errbuf.h"
 #include "kwid/node.h"
 
-#include <stdarg.h>
+/* Name the check that failed; the result stays !ok. */
+#define vfail(res, ...) errbuf_set(-EBADMSG, (res)->failure, sizeof((res)->failure), __VA_ARGS__)
 
-static int vfail(struct node_verify_result *res, const char *fmt, ...) _printf_(2, 3);
-static int vfail(struct node_verify_result *res, const char *fmt, ...)
-{
-	va_list ap;
-
-	res->ok = false;
-	va_start(ap, fmt);
-	vsnprintf(res->failure, sizeof(res->failure), fmt, ap);
-	va_end(ap);
-	return -EBADMSG;
-}
 
 static const char *jstring(json_object *o, const char *key)
 {
@@ -369,28 +360,6 @@ int node_pcr_selectors(const struct kwid_pcr_values *pcrs, uint64_t skip_mask, s
 	return 0;
 }
 
-static json_object *pcr_values_json(const struct kwid_pcr_values *v)
-{
-	json_object *o = json_object_new_object();
-
-	for (size_t b = 0; b < KWID_DIGEST__COUNT; b++) {
-		json_object *bank;
-		if (!v->have.mask[b])
-			continue;
-		bank = json_object_new_object();
-		for (unsigned i = 0; i < KWID_PCR_COUNT; i++) {
-			char key[4], hex[2 * KWID_DIGEST_MAX + 1];
-			if (!(v->have.mask[b] & (1u << i)))
-				continue;
-			snprintf(key, sizeof(key), "%u", i);
-			hex_encode(v->v[b][i], digest_info(b)->size, hex);
-			json_object_object_add(bank, key, json_object_new_string(hex));
-		}
-		json_object_object_add(o, digest_info(b)->name, bank);
-	}
-	return o;
-}
-
 static json_object *policy_json(const struct ima_policy_report *p)
 {
 	json_object *o = json_object_new_object(), *list = json_object_new_array();
@@ -421,7 +390,7 @@ json_object *node_verify_result_to_json(const struct node_verify_result *res)
 	json_object_object_add(q, "safe", json_object_new_boolean(res->clock.safe));
 	json_object_object_add(q, "firmware_version", json_object_new_int64((int64_t)res->firmware_version));
 	json_object_object_add(o, "quote", q);
-	json_object_object_add(o, "pcrs", res->ok ? pcr_values_json(&res->pcrs) : NULL);
+	json_object_object_add(o, "pcrs", res->ok ? pcr_values_to_json(&res->pcrs) : NULL);
 	json_object_object_add(o, "pcrs_from_ima_log", json_object_new_boolean(res->pcrs_from_log));
 	if (res->ima_present) {
 		json_object *ima = json_object_new_object(), *pl = json_object_new_array();

@@ -5,12 +5,15 @@
  * hundreds of milliseconds and a 100,000-entry replay a good part of a
  * second; none of it blocks the event loop. Finished jobs go back to the
  * loop through an eventfd. */
+#include "kwid/errbuf.h"
 #include "kwid/log.h"
 #include "node_internal.h"
 
+/* The job failed: say why (job->message) and with which errno. */
+#define job_fail(job, r, ...) ((job)->error = errbuf_set((r), (job)->message, sizeof((job)->message), __VA_ARGS__))
+
 #include <openssl/rand.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <sys/eventfd.h>
 
 void node_snapshot_clear(struct node_snapshot *s)
@@ -32,18 +35,6 @@ void node_job_free(struct node_job *job)
 	free(job);
 }
 
-static int jobf(struct node_job *job, int r, const char *fmt, ...) _printf_(3, 4);
-static int jobf(struct node_job *job, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(job->message, sizeof(job->message), fmt, ap);
-	va_end(ap);
-	job->error = r;
-	return r;
-}
-
 /* First use (or after a failure): the AK and the EK. */
 static int worker_init(struct kwid_node *n, struct kwid_tpm *t, struct node_job *job)
 {
@@ -59,7 +50,7 @@ static int worker_init(struct kwid_node *n, struct kwid_tpm *t, struct node_job 
 	w->ek_cert = NULL;
 	r = tpm_ak_ensure(t, n->cfg.ak_dir, n->cfg.ak_alg, &w->ak, err, sizeof(err));
 	if (r < 0)
-		return jobf(job, r, "%s", err);
+		return job_fail(job, r, "%s", err);
 	r = tpm_ek_read(t, n->cfg.ak_alg, &w->ek_pem, &w->ek_cert, &w->ek_cert_len, err, sizeof(err));
 	if (r < 0)
 		log_warn("node: cannot read the EK (%s); evidence goes without it", err);
@@ -144,20 +135,20 @@ static void run_job(struct kwid_node *n, struct node_job *job)
 	if (job->kind == NODE_JOB_SELF) {
 		job->nonce_len = 32;
 		if (RAND_bytes(job->nonce, 32) != 1) {
-			jobf(job, -EIO, "no randomness for a nonce");
+			job_fail(job, -EIO, "no randomness for a nonce");
 			return;
 		}
 	}
 	r = tpm_open(n->cfg.tcti, &t, err, sizeof(err));
 	if (r < 0) {
-		jobf(job, r, "%s", err);
+		job_fail(job, r, "%s", err);
 		return;
 	}
 	if (worker_init(n, t, job) < 0)
 		return;
 	q = malloc(sizeof(*q));
 	if (!q) {
-		jobf(job, -ENOMEM, "out of memory");
+		job_fail(job, -ENOMEM, "out of memory");
 		return;
 	}
 	r = tpm_quote(t, &n->w.ak, job->nonce, job->nonce_len, &job->sel, q, err, sizeof(err));
@@ -166,7 +157,7 @@ static void run_job(struct kwid_node *n, struct node_job *job)
 		free(q);
 		n->w.ready = false; /* load the AK afresh next time: the TPM may have changed */
 		tpm_ak_clear(&n->w.ak);
-		jobf(job, r, "%s", err);
+		job_fail(job, r, "%s", err);
 		return;
 	}
 	ima = read_ima_log(n, &job->sel, &ima_len);

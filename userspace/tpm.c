@@ -3,10 +3,10 @@
  * the AK under it with a PolicySecret(endorsement) session, quote, read
  * PCRs and the EK certificate. Every transient object and session lives
  * in a struct tpm_obj whose cleanup flushes it, so no path leaks a slot. */
+#include "kwid/errbuf.h"
 #include "kwid/log.h"
 #include "kwid/tpm.h"
 
-#include <stdarg.h>
 #include <sys/stat.h>
 #include <tss2/tss2_esys.h>
 #include <tss2/tss2_mu.h>
@@ -48,20 +48,7 @@ static void esys_freep(void *p)
 }
 #define _cleanup_esys_ _cleanup_(esys_freep)
 
-static int terr(int r, char *err, size_t errlen, const char *fmt, ...) _printf_(4, 5);
-static int terr(int r, char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
-
-#define TPM_FAIL(rc, err, errlen, what) terr(-EIO, err, errlen, "tpm: %s failed: %s", what, Tss2_RC_Decode(rc))
+#define TPM_FAIL(rc, err, errlen, what) errbuf_set(-EIO, err, errlen, "tpm: %s failed: %s", what, Tss2_RC_Decode(rc))
 
 /* ---- connection ---- */
 
@@ -82,18 +69,18 @@ int tpm_open(const char *tcti, struct kwid_tpm **out, char *err, size_t errlen)
 	TSS2_RC rc;
 
 	if (!tcti || !*tcti)
-		return terr(-ENODEV, err, errlen, "no TPM configured (node.tcti is null)");
+		return errbuf_set(-ENODEV, err, errlen, "no TPM configured (node.tcti is null)");
 	if (startswith(tcti, "device:") || streq(tcti, "device")) {
 		const char *path = streq(tcti, "device") ? "/dev/tpmrm0" : tcti + strlen("device:");
 		if (access(path, R_OK | W_OK) < 0)
-			return terr(-ENODEV, err, errlen, "no TPM at %s (%s)", tcti, strerror(errno));
+			return errbuf_set(-ENODEV, err, errlen, "no TPM at %s (%s)", tcti, strerror(errno));
 	}
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
 	rc = Tss2_TctiLdr_Initialize(tcti, &t->tcti);
 	if (rc != TSS2_RC_SUCCESS)
-		return terr(-ENODEV, err, errlen, "no TPM at %s (the TCTI cannot connect: %s)", tcti,
+		return errbuf_set(-ENODEV, err, errlen, "no TPM at %s (the TCTI cannot connect: %s)", tcti,
 			    Tss2_RC_Decode(rc));
 	rc = Esys_Initialize(&t->esys, t->tcti, NULL);
 	if (rc != TSS2_RC_SUCCESS)
@@ -366,7 +353,7 @@ static int ak_create_and_save(struct kwid_tpm *t, const char *dir, enum tpm_ak_a
 		return r;
 	r = ak_save(dir, ak);
 	if (r < 0)
-		return terr(r, err, errlen, "tpm: cannot save the AK in %s: %s", dir, strerror(-r));
+		return errbuf_set(r, err, errlen, "tpm: cannot save the AK in %s: %s", dir, strerror(-r));
 	log_info("tpm: created attestation key in %s", dir);
 	return 0;
 }
@@ -383,7 +370,7 @@ int tpm_ak_ensure(struct kwid_tpm *t, const char *dir, enum tpm_ak_alg alg, stru
 		return ak_create_and_save(t, dir, alg, ak, err, errlen);
 	if (r < 0) {
 		tpm_ak_clear(ak);
-		return terr(r, err, errlen, "tpm: the AK saved in %s is unreadable or corrupt (%s); move it away to "
+		return errbuf_set(r, err, errlen, "tpm: the AK saved in %s is unreadable or corrupt (%s); move it away to "
 			    "create a new one", dir, strerror(-r));
 	}
 	{
@@ -461,7 +448,7 @@ static int pcr_read(struct kwid_tpm *t, const struct kwid_pcr_selection *sel, st
 		r = take_values(got, vals, &want, out);
 		if (r < 0) {
 			pcr_selection_format(sel, spec, sizeof(spec));
-			return terr(-EINVAL, err, errlen,
+			return errbuf_set(-EINVAL, err, errlen,
 				    "tpm: PCR_Read returned nothing for part of %s: is that bank allocated?", spec);
 		}
 	}
@@ -483,7 +470,7 @@ static int quote_once(struct kwid_tpm *t, ESYS_TR ak, const TPM2B_DATA *qual, co
 		return TPM_FAIL(rc, err, errlen, "Quote");
 	if (attest->size > sizeof(q->attest) ||
 	    Tss2_MU_TPMT_SIGNATURE_Marshal(sig, q->sig, sizeof(q->sig), &off) != TSS2_RC_SUCCESS)
-		return terr(-EINVAL, err, errlen, "tpm: the quote does not fit");
+		return errbuf_set(-EINVAL, err, errlen, "tpm: the quote does not fit");
 	memcpy(q->attest, attest->attestationData, attest->size);
 	q->attest_len = attest->size;
 	q->sig_len = off;
@@ -518,7 +505,7 @@ int tpm_quote(struct kwid_tpm *t, const struct tpm_ak *ak, const uint8_t *nonce,
 
 	memset(q, 0, sizeof(*q));
 	if (nonce_len > sizeof(qual.buffer))
-		return terr(-EINVAL, err, errlen, "tpm: nonce of %zu bytes exceeds %zu", nonce_len, sizeof(qual.buffer));
+		return errbuf_set(-EINVAL, err, errlen, "tpm: nonce of %zu bytes exceeds %zu", nonce_len, sizeof(qual.buffer));
 	qual.size = (uint16_t)nonce_len;
 	memcpy(qual.buffer, nonce, nonce_len);
 	pcr_selection_to_tpml(sel, &tpml);
@@ -554,7 +541,7 @@ static int nv_read_all(struct kwid_tpm *t, ESYS_TR nv, uint16_t size, TPMA_NV at
 		if (rc != TSS2_RC_SUCCESS)
 			return TPM_FAIL(rc, err, errlen, "NV_Read of the EK certificate");
 		if (data->size != n)
-			return terr(-EIO, err, errlen, "tpm: short NV read of the EK certificate");
+			return errbuf_set(-EIO, err, errlen, "tpm: short NV read of the EK certificate");
 		memcpy(out + off, data->buffer, n);
 		off += n;
 	}
@@ -584,7 +571,7 @@ static int ek_cert_read(struct kwid_tpm *t, enum tpm_ak_alg alg, uint8_t **cert,
 	}
 	if (nvpub->nvPublic.dataSize == 0 || nvpub->nvPublic.dataSize > EK_CERT_MAX) {
 		Esys_TR_Close(t->esys, &nv);
-		return terr(-EINVAL, err, errlen, "tpm: EK certificate of %u bytes", nvpub->nvPublic.dataSize);
+		return errbuf_set(-EINVAL, err, errlen, "tpm: EK certificate of %u bytes", nvpub->nvPublic.dataSize);
 	}
 	buf = malloc(nvpub->nvPublic.dataSize);
 	r = buf ? nv_read_all(t, nv, nvpub->nvPublic.dataSize, nvpub->nvPublic.attributes, buf, err, errlen)
@@ -611,7 +598,7 @@ int tpm_ek_read(struct kwid_tpm *t, enum tpm_ak_alg alg, char **pub_pem, uint8_t
 		return r;
 	r = tpm_public_to_pkey(&pub->publicArea, &key);
 	if (r < 0)
-		return terr(r, err, errlen, "tpm: the EK public key cannot be converted");
+		return errbuf_set(r, err, errlen, "tpm: the EK public key cannot be converted");
 	*pub_pem = pkey_to_pem(key);
 	if (!*pub_pem)
 		return -ENOMEM;

@@ -1,23 +1,10 @@
 /* tpm_pcrs.c - PCR selections: the "sha256:0-7,10+sha1:10" spelling used
  * by the configuration and kwidctl, and its TPML_PCR_SELECTION form. */
+#include "kwid/errbuf.h"
 #include "kwid/tpm.h"
 
-#include <stdarg.h>
 
 #define PCR_SPEC_MAX 256
-
-static int serr(char *err, size_t errlen, const char *fmt, ...) _printf_(3, 4);
-static int serr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
 
 static int parse_index(const char *s, const char *end, unsigned *out)
 {
@@ -42,18 +29,18 @@ static int parse_list(const char *list, uint32_t *mask, char *err, size_t errlen
 	const char *p = list;
 
 	if (!*p)
-		return serr(err, errlen, "PCR selection: bank %s has no PCR indices", bank);
+		return errbuf_set(-EINVAL, err, errlen, "PCR selection: bank %s has no PCR indices", bank);
 	while (*p) {
 		const char *end = strchrnul(p, ','), *dash = memchr(p, '-', (size_t)(end - p));
 		unsigned lo, hi;
 
 		if (dash) {
 			if (parse_index(p, dash, &lo) < 0 || parse_index(dash + 1, end, &hi) < 0 || lo > hi)
-				return serr(err, errlen, "PCR selection: bad range '%.*s' for %s (PCRs are 0..%d)",
+				return errbuf_set(-EINVAL, err, errlen, "PCR selection: bad range '%.*s' for %s (PCRs are 0..%d)",
 					    (int)(end - p), p, bank, KWID_PCR_COUNT - 1);
 		} else {
 			if (parse_index(p, end, &lo) < 0)
-				return serr(err, errlen, "PCR selection: bad index '%.*s' for %s (PCRs are 0..%d)",
+				return errbuf_set(-EINVAL, err, errlen, "PCR selection: bad index '%.*s' for %s (PCRs are 0..%d)",
 					    (int)(end - p), p, bank, KWID_PCR_COUNT - 1);
 			hi = lo;
 		}
@@ -61,7 +48,7 @@ static int parse_list(const char *list, uint32_t *mask, char *err, size_t errlen
 			*mask |= 1u << i;
 		p = *end ? end + 1 : end;
 		if (*end && !*p)
-			return serr(err, errlen, "PCR selection: trailing comma after %s", bank);
+			return errbuf_set(-EINVAL, err, errlen, "PCR selection: trailing comma after %s", bank);
 	}
 	return 0;
 }
@@ -73,25 +60,25 @@ int pcr_selection_parse(const char *spec, struct kwid_pcr_selection *out, char *
 
 	memset(out, 0, sizeof(*out));
 	if (!spec || !*spec)
-		return serr(err, errlen, "PCR selection is empty");
+		return errbuf_set(-EINVAL, err, errlen, "PCR selection is empty");
 	if (strscpy(buf, spec, sizeof(buf)) < 0)
-		return serr(err, errlen, "PCR selection is longer than %d bytes", PCR_SPEC_MAX);
+		return errbuf_set(-EINVAL, err, errlen, "PCR selection is longer than %d bytes", PCR_SPEC_MAX);
 	for (part = strtok_r(buf, "+", &save); part; part = strtok_r(NULL, "+", &save)) {
 		char *colon = strchr(part, ':');
 		enum kwid_digest_alg alg;
 
 		if (!colon)
-			return serr(err, errlen, "PCR selection '%s': expected BANK:INDICES, e.g. sha256:0,7,10", part);
+			return errbuf_set(-EINVAL, err, errlen, "PCR selection '%s': expected BANK:INDICES, e.g. sha256:0,7,10", part);
 		*colon = '\0';
 		if (digest_alg_from_name(part, &alg) < 0)
-			return serr(err, errlen, "PCR selection: unknown bank '%s' (sha1, sha256, sha384, sha512)",
+			return errbuf_set(-EINVAL, err, errlen, "PCR selection: unknown bank '%s' (sha1, sha256, sha384, sha512)",
 				    part);
 		r = parse_list(colon + 1, &out->mask[alg], err, errlen, part);
 		if (r < 0)
 			return r;
 	}
 	if (pcr_selection_empty(out))
-		return serr(err, errlen, "PCR selection '%s' selects nothing", spec);
+		return errbuf_set(-EINVAL, err, errlen, "PCR selection '%s' selects nothing", spec);
 	return 0;
 }
 

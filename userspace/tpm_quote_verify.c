@@ -3,6 +3,7 @@
  * recompute the PCR digest from reported values and check the signature
  * with OpenSSL. No TPM and no agent are involved: kwidctl links this for
  * `node verify`, and the agent checks its own quotes with it. */
+#include "kwid/errbuf.h"
 #include "kwid/tpm.h"
 
 #include <openssl/bn.h>
@@ -11,22 +12,8 @@
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
-#include <stdarg.h>
 #include <tss2/tss2_mu.h>
 #include <tss2/tss2_rc.h>
-
-static int verr(int r, char *err, size_t errlen, const char *fmt, ...) _printf_(4, 5);
-static int verr(int r, char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
 
 int tpm_attest_parse(const uint8_t *buf, size_t len, TPMS_ATTEST *out, char *err, size_t errlen)
 {
@@ -36,10 +23,10 @@ int tpm_attest_parse(const uint8_t *buf, size_t len, TPMS_ATTEST *out, char *err
 	memset(out, 0, sizeof(*out));
 	rc = Tss2_MU_TPMS_ATTEST_Unmarshal(buf, len, &off, out);
 	if (rc != TSS2_RC_SUCCESS)
-		return verr(-EBADMSG, err, errlen, "quote: the attest structure does not unmarshal (%s)",
+		return errbuf_set(-EBADMSG, err, errlen, "quote: the attest structure does not unmarshal (%s)",
 			    Tss2_RC_Decode(rc));
 	if (off != len)
-		return verr(-EBADMSG, err, errlen, "quote: %zu bytes trail the attest structure", len - off);
+		return errbuf_set(-EBADMSG, err, errlen, "quote: %zu bytes trail the attest structure", len - off);
 	return 0;
 }
 
@@ -51,10 +38,10 @@ int tpm_signature_parse(const uint8_t *buf, size_t len, TPMT_SIGNATURE *out, cha
 	memset(out, 0, sizeof(*out));
 	rc = Tss2_MU_TPMT_SIGNATURE_Unmarshal(buf, len, &off, out);
 	if (rc != TSS2_RC_SUCCESS)
-		return verr(-EBADMSG, err, errlen, "quote: the signature does not unmarshal (%s)",
+		return errbuf_set(-EBADMSG, err, errlen, "quote: the signature does not unmarshal (%s)",
 			    Tss2_RC_Decode(rc));
 	if (off != len)
-		return verr(-EBADMSG, err, errlen, "quote: %zu bytes trail the signature", len - off);
+		return errbuf_set(-EBADMSG, err, errlen, "quote: %zu bytes trail the signature", len - off);
 	return 0;
 }
 
@@ -67,25 +54,25 @@ int tpm_pcr_composite(const TPML_PCR_SELECTION *sel, const struct kwid_pcr_value
 	if (!ctx || !md || EVP_DigestInit_ex2(ctx, md, NULL) != 1)
 		return -EIO;
 	if (sel->count > TPM2_NUM_PCR_BANKS)
-		return verr(-EINVAL, err, errlen, "quote: %u PCR banks selected", sel->count);
+		return errbuf_set(-EINVAL, err, errlen, "quote: %u PCR banks selected", sel->count);
 	for (uint32_t i = 0; i < sel->count; i++) {
 		const TPMS_PCR_SELECTION *s = &sel->pcrSelections[i];
 		enum kwid_digest_alg bank;
 		size_t size;
 
 		if (digest_alg_from_tpm(s->hash, &bank) < 0)
-			return verr(-EINVAL, err, errlen, "quote: selects PCRs of unsupported bank 0x%04x", s->hash);
+			return errbuf_set(-EINVAL, err, errlen, "quote: selects PCRs of unsupported bank 0x%04x", s->hash);
 		size = digest_info(bank)->size;
 		if (s->sizeofSelect > TPM2_PCR_SELECT_MAX)
-			return verr(-EINVAL, err, errlen, "quote: PCR select of %u bytes", s->sizeofSelect);
+			return errbuf_set(-EINVAL, err, errlen, "quote: PCR select of %u bytes", s->sizeofSelect);
 		for (unsigned pcr = 0; pcr < 8u * s->sizeofSelect; pcr++) {
 			if (!(s->pcrSelect[pcr / 8] & (1u << (pcr % 8))))
 				continue;
 			if (pcr >= KWID_PCR_COUNT)
-				return verr(-EINVAL, err, errlen, "quote: selects %s PCR %u (kwid supports 0..%d)",
+				return errbuf_set(-EINVAL, err, errlen, "quote: selects %s PCR %u (kwid supports 0..%d)",
 					    digest_info(bank)->name, pcr, KWID_PCR_COUNT - 1);
 			if (!(vals->have.mask[bank] & (1u << pcr)))
-				return verr(-ENOENT, err, errlen, "quote covers %s PCR %u but no value is reported",
+				return errbuf_set(-ENOENT, err, errlen, "quote covers %s PCR %u but no value is reported",
 					    digest_info(bank)->name, pcr);
 			if (EVP_DigestUpdate(ctx, vals->v[bank][pcr], size) != 1)
 				return -EIO;
@@ -99,7 +86,7 @@ int tpm_pcr_composite(const TPML_PCR_SELECTION *sel, const struct kwid_pcr_value
 static int sig_hash(TPMI_ALG_HASH h, enum kwid_digest_alg *out, char *err, size_t errlen)
 {
 	if (digest_alg_from_tpm(h, out) < 0 || *out == KWID_DIGEST_SHA1)
-		return verr(-EBADMSG, err, errlen, "quote: signature hash 0x%04x is not SHA-256/384/512", h);
+		return errbuf_set(-EBADMSG, err, errlen, "quote: signature hash 0x%04x is not SHA-256/384/512", h);
 	return 0;
 }
 
@@ -140,7 +127,7 @@ int tpm_signature_verify(EVP_PKEY *key, const TPMT_SIGNATURE *sig, const uint8_t
 	switch (sig->sigAlg) {
 	case TPM2_ALG_ECDSA:
 		if (!ec)
-			return verr(-EBADMSG, err, errlen, "quote: ECDSA signature but the AK is not an EC key");
+			return errbuf_set(-EBADMSG, err, errlen, "quote: ECDSA signature but the AK is not an EC key");
 		r = sig_hash(sig->signature.ecdsa.hash, &h, err, errlen);
 		if (r < 0)
 			return r;
@@ -153,7 +140,7 @@ int tpm_signature_verify(EVP_PKEY *key, const TPMT_SIGNATURE *sig, const uint8_t
 	case TPM2_ALG_RSASSA:
 	case TPM2_ALG_RSAPSS:
 		if (!EVP_PKEY_is_a(key, "RSA"))
-			return verr(-EBADMSG, err, errlen, "quote: RSA signature but the AK is not an RSA key");
+			return errbuf_set(-EBADMSG, err, errlen, "quote: RSA signature but the AK is not an RSA key");
 		r = sig_hash(sig->signature.rsassa.hash, &h, err, errlen);
 		if (r < 0)
 			return r;
@@ -161,17 +148,17 @@ int tpm_signature_verify(EVP_PKEY *key, const TPMT_SIGNATURE *sig, const uint8_t
 		slen = sig->signature.rsassa.sig.size;
 		break;
 	default:
-		return verr(-EBADMSG, err, errlen, "quote: unsupported signature algorithm 0x%04x", sig->sigAlg);
+		return errbuf_set(-EBADMSG, err, errlen, "quote: unsupported signature algorithm 0x%04x", sig->sigAlg);
 	}
 	md = digest_fetch(h);
 	if (!md || EVP_DigestVerifyInit(ctx, &pctx, md, NULL, key) != 1)
-		return verr(-EIO, err, errlen, "quote: cannot set up signature verification");
+		return errbuf_set(-EIO, err, errlen, "quote: cannot set up signature verification");
 	if (sig->sigAlg == TPM2_ALG_RSAPSS &&
 	    (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
 	     EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_AUTO) != 1))
 		return -EIO;
 	if (EVP_DigestVerify(ctx, s, slen, attest, attest_len) != 1)
-		return verr(-EBADMSG, err, errlen, "quote: the signature does not verify with the AK public key");
+		return errbuf_set(-EBADMSG, err, errlen, "quote: the signature does not verify with the AK public key");
 	return 0;
 }
 

@@ -42,6 +42,8 @@ struct node_evidence_input {
 };
 
 json_object *node_evidence_build(const struct node_evidence_input *in);
+/* {"sha256": {"0": "<hex>", ...}, ...}: the evidence's "pcrs" member. */
+json_object *pcr_values_to_json(const struct kwid_pcr_values *v);
 
 struct node_verify_opts {
 	EVP_PKEY *ak; /* the pinned AK public key */

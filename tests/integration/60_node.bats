@@ -16,16 +16,7 @@ start_swtpm() {
 	local port i
 	SWTPM_DIR=$(mktemp -d /tmp/kwid-swtpm.XXXXXX)
 	for i in 1 2 3 4 5; do
-		port=$("$PY" -c '
-import socket, random
-for _ in range(200):
-    p = random.randint(20000, 60000)
-    try:
-        for q in (p, p + 1):
-            s = socket.socket(); s.bind(("127.0.0.1", q)); s.close()
-        print(p); break
-    except OSError:
-        pass')
+		port=$("$PY" "$FIXTURES/free_port_pair.py")
 		swtpm socket --tpm2 --tpmstate dir="$SWTPM_DIR" \
 			--server type=tcp,port="$port",bindaddr=127.0.0.1 \
 			--ctrl type=tcp,port=$((port + 1)),bindaddr=127.0.0.1 \
