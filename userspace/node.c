@@ -422,6 +422,25 @@ static bool device_missing(struct kwid_node *n)
 	return true;
 }
 
+/* Runs in the loop's first iteration, after start-up is over and the agent
+ * has dropped its privileges: capabilities and the seccomp filter are per
+ * thread, and a thread started earlier would keep everything. */
+static void start_thread(void *userdata)
+{
+	struct kwid_node *n = userdata;
+	int r;
+
+	r = node_worker_start(n);
+	if (r >= 0)
+		r = loop_io_add(n->agent->loop, n->efd, EPOLLIN, on_done, n, &n->efd_io);
+	if (r < 0) {
+		log_error_errno(r, "node: cannot start the TPM worker thread");
+		node_state(n, "unavailable (cannot start the TPM worker thread: %s)", strerror(-r));
+		return;
+	}
+	schedule_self(n, NULL);
+}
+
 static int start_worker(struct kwid_node *n)
 {
 	int r;
@@ -431,15 +450,9 @@ static int start_worker(struct kwid_node *n)
 	r = loop_timer_new(n->agent->loop, on_timer, n, &n->timer);
 	if (r < 0)
 		return r;
-	r = node_worker_start(n);
-	if (r < 0)
-		return log_error_errno(r, "node: cannot start the TPM worker thread");
-	r = loop_io_add(n->agent->loop, n->efd, EPOLLIN, on_done, n, &n->efd_io);
-	if (r < 0)
-		return r;
 	node_state(n, "pending (first quote in progress)");
-	schedule_self(n, NULL);
-	return 0;
+	n->starting = true;
+	return loop_defer(n->agent->loop, start_thread, n);
 }
 
 int node_new(struct kwid_agent *a, struct kwid_node **out)
@@ -468,7 +481,7 @@ int node_new(struct kwid_agent *a, struct kwid_node **out)
 		node_free(n);
 		return r;
 	}
-	if (!n->thread_started)
+	if (!n->starting)
 		log_warn("node: running without node evidence: %s", n->state);
 	*out = n;
 	return 0;

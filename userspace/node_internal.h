@@ -78,6 +78,7 @@ struct kwid_node {
 
 	/* worker thread and its queues */
 	pthread_t thread;
+	bool starting;		/* the thread starts once the agent dropped its privileges */
 	bool thread_started;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
