@@ -281,6 +281,24 @@ ev["quote"]["signature"] = base64.b64encode(bytes(s)).decode()'
 	echo "$output" | grep -q '"failures": 0'
 }
 
+@test "the TPM worker thread runs with the agent's dropped privileges" {
+	start_swtpm
+	start_node_agent
+	local main_eff tasks=0 t
+	main_eff=$(awk '/^CapEff/ {print $2}' "/proc/$KWID_PID/status")
+	for t in /proc/"$KWID_PID"/task/*; do
+		tasks=$((tasks + 1))
+		[ "$(awk '/^CapEff/ {print $2}' "$t/status")" = "$main_eff" ] || { grep -H Cap "$t/status"; false; }
+		[ "$(awk '/^CapBnd/ {print $2}' "$t/status")" = "$(awk '/^CapBnd/ {print $2}' "/proc/$KWID_PID/status")" ]
+		grep -q '^Seccomp:[[:space:]]*2' "$t/status"
+		grep -q '^NoNewPrivs:[[:space:]]*1' "$t/status"
+	done
+	[ "$tasks" -ge 2 ] # the event loop and the TPM worker
+	# ... and it still quotes.
+	run kwidctl node refresh
+	[ "$status" -eq 0 ]
+}
+
 @test "kwidctl selectors shows tpm:pcr and ima:measured for a binary in the verified log" {
 	"$KWIDCTL" --help | grep -q '^  selectors ' || skip "kwidctl selectors is not in this build (attestors branch not merged)"
 	start_swtpm
