@@ -129,6 +129,7 @@ static void schedule_self(struct kwid_node *n, struct admin_request *req)
 	n->self_pending = true;
 	n->last_self_mono_ns = now_mono_ns();
 	loop_timer_disarm(n->timer);
+	n->queued++;
 	node_worker_submit(n, job);
 	if (!req)
 		return;
@@ -253,6 +254,7 @@ static void on_done(struct kwid_io *io, int fd, uint32_t revents, void *userdata
 		log_warn("node: eventfd read: %s", strerror(errno));
 	for (job = node_worker_take_done(n); job; job = next) {
 		next = job->next;
+		n->queued--;
 		if (job->ak_pem) {
 			free(n->ak_pem);
 			free(n->ak_name);
@@ -324,6 +326,10 @@ static int cmd_quote(struct admin_request *req, json_object *args, void *userdat
 	}
 	if (!node_running(n, req))
 		return 0;
+	if (n->queued >= NODE_MAX_QUEUED) {
+		admin_reply_error(req, "unavailable", "%u quotes are already waiting for the TPM; try again", n->queued);
+		return 0;
+	}
 	job = calloc(1, sizeof(*job));
 	if (!job)
 		return -ENOMEM;
@@ -341,6 +347,7 @@ static int cmd_quote(struct admin_request *req, json_object *args, void *userdat
 		return 0;
 	}
 	job->req = req;
+	n->queued++;
 	node_worker_submit(n, job);
 	return 0;
 }

@@ -14,6 +14,7 @@ struct kwid_io;
 struct kwid_timer;
 
 #define NODE_MAX_WAITERS 16
+#define NODE_MAX_QUEUED 16 /* jobs submitted and not yet finished */
 
 enum node_job_kind {
 	NODE_JOB_SELF,	/* quote with our own nonce, verify, derive selectors */
@@ -91,6 +92,7 @@ struct kwid_node {
 	/* loop side */
 	struct kwid_timer *timer;
 	bool self_pending;
+	unsigned queued;		   /* jobs submitted, not yet finished */
 	uint64_t next_due_mono_ns;	   /* when the armed timer fires */
 	struct admin_request *waiters[NODE_MAX_WAITERS]; /* node.refresh requests answered by the next self-quote */
 	size_t nwaiters;
