@@ -104,17 +104,17 @@ static bool match_values(void *ud, const struct ima_replay_pcr *pcrs, size_t n, 
 }
 
 /* Match the quoted digest with the replayed values in place of the
- * reported ones (the PCR read raced an IMA extend). */
+ * reported ones (the PCR read raced an IMA extend). The reported values
+ * of the replayed PCRs are overwritten: they were wrong anyway. */
 static bool match_composite(void *ud, const struct ima_replay_pcr *pcrs, size_t n, size_t count)
 {
 	const struct ima_check *c = ud;
-	struct kwid_pcr_values v = *c->values;
 	uint8_t d[KWID_DIGEST_MAX];
 	const TPM2B_DIGEST *want = &c->attest->attested.quote.pcrDigest;
 
 	for (size_t i = 0; i < n; i++)
-		memcpy(v.v[pcrs[i].bank][pcrs[i].pcr], pcrs[i].value, digest_info(pcrs[i].bank)->size);
-	if (tpm_pcr_composite(&c->attest->attested.quote.pcrSelect, &v, c->sig_hash, d, NULL, 0) < 0)
+		memcpy(c->values->v[pcrs[i].bank][pcrs[i].pcr], pcrs[i].value, digest_info(pcrs[i].bank)->size);
+	if (tpm_pcr_composite(&c->attest->attested.quote.pcrSelect, c->values, c->sig_hash, d, NULL, 0) < 0)
 		return false;
 	return want->size == digest_info(c->sig_hash)->size && memcmp(want->buffer, d, want->size) == 0;
 }
@@ -190,12 +190,7 @@ static int replay_log(struct node_verify_result *res, struct ima_check *c, bool 
 	if (r < 0)
 		return r;
 	res->ima_matched = rr.matched;
-	if (!authenticated) {
-		for (size_t i = 0; i < c->npcrs; i++)
-			memcpy(c->values->v[c->pcrs[i].bank][c->pcrs[i].pcr], c->pcrs[i].value,
-			       digest_info(c->pcrs[i].bank)->size);
-		res->pcrs_from_log = true;
-	}
+	res->pcrs_from_log = !authenticated; /* c->values holds the matching prefix's values */
 	return 0;
 }
 

@@ -475,11 +475,13 @@ static void test_ima_policy_and_pcr_race(void **state)
 	/* The agent read PCR 10 after another extend than the quote saw:
 	 * the verifier finds the quoted state in the log instead. */
 	bank = json_object_object_get(json_object_object_get(ev, "pcrs"), "sha256");
+	assert_int_equal(hex_decode(json_object_get_string(json_object_object_get(bank, "10")), d, 32), 32);
 	json_object_object_add(bank, "10", json_object_new_string(
 		"1111111111111111111111111111111111111111111111111111111111111111"));
 	assert_int_equal(verify(ev, ak.pkey, nonce, sizeof(nonce), NULL, &res), 0);
 	assert_true(res.pcrs_from_log);
 	assert_int_equal(res.ima_matched, 3);
+	assert_memory_equal(res.pcrs.v[KWID_DIGEST_SHA256][10], d, 32); /* the quoted value, from the log */
 	node_verify_result_clear(&res);
 	json_object_put(ev);
 	ima_policy_free(policy);
