@@ -288,6 +288,8 @@ int node_evidence_verify(json_object *ev, const struct node_verify_opts *o, stru
 	int r;
 
 	memset(res, 0, sizeof(*res));
+	if (!o->ak)
+		return vfail(res, "no AK public key to verify against");
 	if (!json_object_is_type(ev, json_type_object))
 		return vfail(res, "evidence: not a JSON object");
 	r = check_quote(res, ev, o, &attest, &sig_hash);
