@@ -108,22 +108,12 @@ static void arm_next(struct kwid_node *n, uint64_t delay_ns)
 	n->next_due_mono_ns = due;
 }
 
-static void schedule_self(struct kwid_node *n, struct admin_request *req)
+static int submit_self(struct kwid_node *n)
 {
-	struct node_job *job;
+	struct node_job *job = calloc(1, sizeof(*job));
 
-	if (n->self_pending) {
-		if (req) /* one quote answers every refresh that asked meanwhile */
-			goto wait;
-		return;
-	}
-	job = calloc(1, sizeof(*job));
-	if (!job) {
-		if (req)
-			admin_reply_error(req, "internal", "out of memory");
-		arm_next(n, n->cfg.interval_ns);
-		return;
-	}
+	if (!job)
+		return -ENOMEM;
 	job->kind = NODE_JOB_SELF;
 	job->sel = n->cfg.pcrs;
 	n->self_pending = true;
@@ -131,14 +121,25 @@ static void schedule_self(struct kwid_node *n, struct admin_request *req)
 	loop_timer_disarm(n->timer);
 	n->queued++;
 	node_worker_submit(n, job);
-	if (!req)
-		return;
-wait:
-	if (n->nwaiters == NODE_MAX_WAITERS) {
-		admin_reply_error(req, "unavailable", "too many refreshes waiting");
+	return 0;
+}
+
+/* Quote and verify our own evidence now (unless that is under way);
+ * req, if any, gets the result of that quote. */
+static void schedule_self(struct kwid_node *n, struct admin_request *req)
+{
+	if (!n->self_pending && submit_self(n) < 0) {
+		if (req)
+			admin_reply_error(req, "internal", "out of memory");
+		arm_next(n, n->cfg.interval_ns);
 		return;
 	}
-	n->waiters[n->nwaiters++] = req;
+	if (!req)
+		return;
+	if (n->nwaiters == NODE_MAX_WAITERS)
+		admin_reply_error(req, "unavailable", "too many refreshes waiting");
+	else
+		n->waiters[n->nwaiters++] = req;
 }
 
 void node_request_refresh(struct kwid_node *n)
