@@ -190,6 +190,8 @@ static void refuse_container(struct kwid_cgroup_path_info *out, const char *why)
 
 static void set_container(struct kwid_cgroup_path_info *out, const struct container_match *m)
 {
+	if (out->container_error)
+		return; /* refused earlier in the path: nothing more is claimed */
 	out->runtime = m->runtime;
 	out->conmon = m->conmon;
 	memcpy(out->container_id, m->id, sizeof(out->container_id));
@@ -232,7 +234,7 @@ static void match_pod_slice(const char *stem, size_t len, struct kwid_cgroup_pat
 	size_t rlen;
 	enum kwid_k8s_qos qos = KWID_QOS_GUARANTEED;
 
-	if (len < 9 || memcmp(stem, "kubepods-", 9) != 0)
+	if (out->container_error || len < 9 || memcmp(stem, "kubepods-", 9) != 0)
 		return;
 	rest = stem + 9;
 	rlen = len - 9;
