@@ -1,0 +1,23 @@
+/* registry.c - every attestor the agent runs, in the order they run and
+ * their groups are shown. One line per attestor. */
+#include "kwid/attest.h"
+
+extern const struct kwid_attestor kwid_attestor_unix;
+extern const struct kwid_attestor kwid_attestor_container;
+extern const struct kwid_attestor kwid_attestor_k8s;
+extern const struct kwid_attestor kwid_attestor_systemd;
+extern const struct kwid_attestor kwid_attestor_cgroup;
+extern const struct kwid_attestor kwid_attestor_lineage;
+/* node (TPM/IMA, branch `node`): the lead adds at merge
+ * extern const struct kwid_attestor kwid_attestor_node; */
+
+const struct kwid_attestor *const kwid_attestor_registry[] = {
+	&kwid_attestor_unix,
+	&kwid_attestor_container,
+	&kwid_attestor_k8s,
+	&kwid_attestor_systemd,
+	&kwid_attestor_cgroup,
+	&kwid_attestor_lineage,
+	/* &kwid_attestor_node, -- node: added by the lead at merge (branch `node`) */
+	NULL,
+};
