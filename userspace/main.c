@@ -3,6 +3,7 @@
 #include "kwid/admin.h"
 #include "kwid/agent.h"
 #include "kwid/log.h"
+#include "kwid/privs.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -132,7 +133,12 @@ static int agent_start(struct kwid_agent *a)
 	/* attestors (unix, container, k8s, systemd, lineage, node) */
 	/* entries -> authority -> SVID cache */
 	/* Workload API */
-	return 0;
+
+	/* Start-up is over: keep only what the parts declared. */
+	r = agent_status_register(a, "privileges", privs_status, NULL);
+	if (r < 0)
+		return r;
+	return privs_apply();
 }
 
 static void agent_stop(struct kwid_agent *a)
