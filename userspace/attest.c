@@ -285,7 +285,10 @@ static int run_attestors(struct kwid_attestors *as, const struct kwid_proc *p, s
 	ctx.groups = ev.groups;
 	ctx.ngroups = ev.ngroups;
 	ctx.cgroup_text = ev.cgroup_text;
-	ctx.exe_unchanged = measurer_check_unchanged(p) == 0;
+	r = measurer_check_unchanged(p);
+	if (r < 0 && r != -ESTALE)
+		log_debug("attest: cannot tell whether pid %d's executable changed: %s", (int)p->id.tgid, strerror(-r));
+	ctx.exe_unchanged = r == 0;
 	r = cgroup_membership_parse(ev.cgroup_text, as->have_layout ? &as->layout : NULL, &cg, &ctx.cgroup_why);
 	if (r == -EINVAL && as->have_layout) {
 		/* A hierarchy mounted or unmounted since start-up? Relearn once. */
