@@ -15,6 +15,7 @@
 #include "kwid/cgroup_path.h"
 #include "kwid/log.h"
 #include "kwid/measure.h"
+#include "kwid/privs.h"
 #include "kwid/runtime_state.h"
 
 #include <fcntl.h>
@@ -635,6 +636,10 @@ int attestors_new(struct kwid_agent *a, struct kwid_attestors **out)
 		log_warn_errno(r, "attestors: cannot learn this host's cgroup hierarchies from /proc/self/cgroup; "
 				  "injected lines in /proc/<pid>/cgroup are caught only by duplicates");
 	as->have_layout = r == 0;
+	/* measurer_check_unchanged() stats /proc/<pid>/exe, a ptrace-mode
+	 * access the kernel refuses for processes holding capabilities the
+	 * agent dropped. */
+	privs_need(CAP_SYS_PTRACE, "attestors: check that /proc/<pid>/exe is still the executed file");
 	while (kwid_attestor_registry[n])
 		n++;
 	as->slots = calloc_array(n, sizeof(*as->slots));
