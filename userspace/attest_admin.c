@@ -99,8 +99,12 @@ static int cmd_selectors(struct admin_request *req, json_object *args, void *use
 	r = tracker_identify_peer(a->tracker, pidfd, (pid_t)pid, &id);
 	if (r < 0) {
 		close(pidfd);
-		admin_reply_error(req, "not_found", "pid %lld: %s", (long long)pid,
-				  r == -ENOENT ? "not in the process table" : "no such process");
+		if (r == -ENOENT || r == -ESRCH)
+			admin_reply_error(req, "not_found", "pid %lld: %s", (long long)pid,
+					  r == -ENOENT ? "not in the process table" : "no such process");
+		else
+			admin_reply_error(req, "internal", "pid %lld: cannot bind it to its exec: %s", (long long)pid,
+					  strerror(-r));
 		return 0;
 	}
 	sr = calloc(1, sizeof(*sr));
