@@ -613,13 +613,28 @@ static void merge_container(struct kwid_cgroup_path_info *acc, bool *have, const
 		acc->runtime = li->runtime;
 }
 
+/* Is line a better choice for the trusted line than line b? */
+static bool better_line(const struct cgroup_line *a, const struct kwid_cgroup_path_info *ai,
+			const struct cgroup_line *b, const struct kwid_cgroup_path_info *bi)
+{
+	bool a_inf = !streq(a->path, "/"), b_inf = !streq(b->path, "/");
+	bool a_ctr = ai->container_id[0] || ai->pod_uid[0], b_ctr = bi->container_id[0] || bi->pod_uid[0];
+
+	if (a_inf != b_inf)
+		return a_inf;
+	if (rank(a->ctrl) != rank(b->ctrl))
+		return rank(a->ctrl) < rank(b->ctrl);
+	return a_ctr && !b_ctr;
+}
+
 int cgroup_membership_parse(const char *text, const struct kwid_cgroup_layout *layout,
 			    struct kwid_cgroup_membership *out, const char **why)
 {
 	_cleanup_free_ char *copy = NULL;
+	_cleanup_free_ struct kwid_cgroup_path_info *infos = NULL;
 	struct cgroup_line lines[KWID_CGROUP_HIERARCHIES_MAX];
-	struct kwid_cgroup_path_info li, merged;
-	size_t n, best = SIZE_MAX;
+	struct kwid_cgroup_path_info merged;
+	size_t n, best = 0;
 	bool have = false;
 	int r;
 
@@ -640,26 +655,24 @@ int cgroup_membership_parse(const char *text, const struct kwid_cgroup_layout *l
 		if (r < 0)
 			return r;
 	}
-	/* The trusted line: best rank among lines that say more than "/". */
+	infos = calloc_array(n, sizeof(*infos));
+	if (!infos)
+		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		bool informative = !streq(lines[i].path, "/");
-		bool best_informative = best != SIZE_MAX && !streq(lines[best].path, "/");
-
-		if (best == SIZE_MAX || (informative && !best_informative) ||
-		    (informative == best_informative && rank(lines[i].ctrl) < rank(lines[best].ctrl)))
-			best = i;
-	}
-	for (size_t i = 0; i < n; i++) {
-		r = cgroup_path_parse(lines[i].path, &li, why);
+		r = cgroup_path_parse(lines[i].path, &infos[i], why);
 		if (r < 0)
 			return r;
-		if (i == best) {
-			memcpy(merged.unit, li.unit, sizeof(merged.unit));
-			memcpy(merged.slice, li.slice, sizeof(merged.slice));
-			memcpy(merged.user_unit, li.user_unit, sizeof(merged.user_unit));
-		}
-		merge_container(&merged, &have, &li);
+		merge_container(&merged, &have, &infos[i]);
 	}
+	/* The trusted line: one that says more than "/", unified before
+	 * name=systemd before v1 controllers, then one that places the
+	 * process in a container. */
+	for (size_t i = 1; i < n; i++)
+		if (better_line(&lines[i], &infos[i], &lines[best], &infos[best]))
+			best = i;
+	memcpy(merged.unit, infos[best].unit, sizeof(merged.unit));
+	memcpy(merged.slice, infos[best].slice, sizeof(merged.slice));
+	memcpy(merged.user_unit, infos[best].user_unit, sizeof(merged.user_unit));
 	strscpy(out->path, lines[best].path, sizeof(out->path));
 	strscpy(out->source, *lines[best].ctrl ? lines[best].ctrl : "unified", sizeof(out->source));
 	out->info = merged;

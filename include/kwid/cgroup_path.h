@@ -99,8 +99,8 @@ struct kwid_cgroup_membership {
 /* Parse /proc/<pid>/cgroup text. With a layout, the text must have exactly
  * the layout's hierarchies, each once (a cgroup name holding a newline
  * cannot inject a line). The trusted line is the unified one (0::), then
- * name=systemd, then the first v1 controller, skipping lines at "/" while
- * another line says more. Every line carrying a container id, pod uid or
+ * name=systemd, then a v1 controller (one placing the process in a
+ * container first), skipping lines at "/" while another line says more. Every line carrying a container id, pod uid or
  * runtime must agree, else container_error is set. Returns 0 or -EINVAL
  * (with *why) for malformed, injected or hostile text. */
 int cgroup_membership_parse(const char *text, const struct kwid_cgroup_layout *layout,

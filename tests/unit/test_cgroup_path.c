@@ -249,6 +249,12 @@ static void test_membership(void **state)
 	assert_string_equal(m.path, "/docker/" ID1);
 	assert_int_equal(m.info.runtime, KWID_RUNTIME_DOCKER);
 
+	/* among v1 controllers, the one placing the process in a container */
+	hybrid_text(text, sizeof(text), "/", "/process_api/c015b4efe12142431798e2bd5c0a81f0", "/docker/" ID1, "/");
+	assert_int_equal(cgroup_membership_parse(text, &hybrid, &m, &why), 0);
+	assert_string_equal(m.source, "cpu");
+	assert_string_equal(m.path, "/docker/" ID1);
+
 	/* cgroupfs v1 id (runtime unknown) refined by the systemd-driver line */
 	hybrid_text(text, sizeof(text), "/", "/kubepods/burstable/pod" UID "/" ID1, "/kubepods/burstable/pod" UID "/" ID1, k8s_sd);
 	assert_int_equal(cgroup_membership_parse(text, &hybrid, &m, &why), 0);
