@@ -218,9 +218,10 @@ write_crio_bundle() { # ID POD_UID
 	mkdir -p "$fake"
 	printf '0::/system.slice/docker-%s.scope\n' "$ID" >"$fake/cgroup"
 	printf '1 0 0:1 / / rw - overlay overlay rw,upperdir=/var/lib/docker/overlay2/x/diff\n2 1 0:2 / /etc/hostname rw - ext4 /dev/sda1 rw,/var/lib/docker/containers/%s/hostname\n' "$ID" >"$fake/mountinfo"
+	# /proc/$$, not /proc/self: mount(8) would resolve "self" to itself.
 	unshare -m --propagation private bash -c '
-		mount --bind "$1/cgroup" /proc/self/cgroup &&
-		mount --bind "$1/mountinfo" /proc/self/mountinfo &&
+		mount --bind "$1/cgroup" /proc/$$/cgroup &&
+		mount --bind "$1/mountinfo" /proc/$$/mountinfo &&
 		cat /proc/$$/cgroup >"$1/seen" && exec sleep 1000' _ "$fake" &
 	PID=$!
 	echo "$PID" >>"$PIDS"
@@ -293,14 +294,12 @@ write_crio_bundle() { # ID POD_UID
 	hasnt "unix:uid:0"
 
 	# setuid after exec: the live ids, not those at exec
-	export MARK="$KWID_DIR/mark"
 	"$PY" -c 'import os, time
 os.setgroups([]); os.setgid(65534); os.setuid(65534)
-open(os.environ["MARK"], "w").write("x")
 time.sleep(1000)' &
 	PID=$!
 	echo "$PID" >>"$PIDS"
-	wait_until 10 test -e "$MARK"
+	wait_until 10 grep -qP '^Uid:\t65534\t' /proc/$PID/status
 	selectors "$PID"
 	has "unix:uid:65534"
 	has "unix:gid:65534"
