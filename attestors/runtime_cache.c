@@ -3,7 +3,6 @@
  * caches the parsed result per container while the file's version stays
  * the same (see kwid/runtime_state.h). The warm path is one fstatat(). */
 #include "kwid/attestor_util.h"
-#include "kwid/log.h"
 #include "kwid/runtime_state.h"
 
 #include <dirent.h>
@@ -12,9 +11,14 @@
 #include <sys/stat.h>
 
 #define CONTAINERD_NS_MAX 64
+/* A container without state is looked for again after this long: its
+ * runtime may be writing the state right now. */
+#define NEGATIVE_TTL_NS (1ull * 1000000000ull)
 
 struct cache_entry {
 	bool used;
+	bool negative;	  /* no state found; valid until expires */
+	uint64_t expires;
 	char id[KWID_CONTAINER_ID_LEN + 1];
 	enum kwid_runtime asked;
 	char path[PATH_MAX];
@@ -95,7 +99,7 @@ static struct cache_entry *take_slot(struct kwid_runtime_cache *c)
 			victim = e;
 	}
 	container_state_clear(&victim->state);
-	victim->used = false;
+	victim->used = victim->negative = false;
 	return victim;
 }
 
@@ -237,7 +241,12 @@ int runtime_cache_lookup(struct kwid_runtime_cache *c, enum kwid_runtime runtime
 	    !is_lower_hex(id, KWID_CONTAINER_ID_LEN))
 		return -EINVAL;
 	e = find_entry(c, id, runtime);
-	if (e && entry_fresh(e)) {
+	if (e && e->negative && e->expires > now_mono_ns()) {
+		e->last_use = ++c->clock;
+		c->not_found++;
+		return -ENOENT;
+	}
+	if (e && !e->negative && entry_fresh(e)) {
 		e->last_use = ++c->clock;
 		c->hits++;
 		*out = &e->state;
@@ -245,7 +254,7 @@ int runtime_cache_lookup(struct kwid_runtime_cache *c, enum kwid_runtime runtime
 	}
 	if (e) {
 		container_state_clear(&e->state);
-		e->used = false;
+		e->used = e->negative = false;
 	}
 	c->misses++;
 	paths = calloc(MAX_CANDIDATES, sizeof(*paths));
@@ -271,7 +280,6 @@ int runtime_cache_lookup(struct kwid_runtime_cache *c, enum kwid_runtime runtime
 		if (r < 0) {
 			container_state_clear(&e->state);
 			c->refused++;
-			log_warn("attestors: refusing runtime state: %s", why);
 			return r;
 		}
 		e->used = true;
@@ -283,6 +291,13 @@ int runtime_cache_lookup(struct kwid_runtime_cache *c, enum kwid_runtime runtime
 		return 0;
 	}
 	c->not_found++;
+	e = take_slot(c);
+	e->used = e->negative = true;
+	e->expires = now_mono_ns() + NEGATIVE_TTL_NS;
+	e->asked = runtime;
+	strscpy(e->id, id, sizeof(e->id));
+	e->path[0] = '\0';
+	e->last_use = ++c->clock;
 	return -ENOENT;
 }
 

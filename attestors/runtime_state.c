@@ -239,8 +239,8 @@ static int docker_config_parse_obj(json_object *root, const char *id, struct kwi
 	    (r = dup_member(root, "Image", &image, why, "docker state Image is not a string")) < 0 ||
 	    (r = set_digest(image, &out->image_config_digest, why)) < 0)
 		return r;
-	if (name)
-		out->name = strdup(name[0] == '/' ? name + 1 : name);
+	if (name && name[name[0] == '/'] && !(out->name = strdup(name[0] == '/' ? name + 1 : name)))
+		return -ENOMEM;
 	config = get(root, "Config");
 	if (config && !json_object_is_type(config, json_type_object))
 		return fail(why, "docker state Config is not an object");
@@ -251,8 +251,12 @@ static int docker_config_parse_obj(json_object *root, const char *id, struct kwi
 		return r;
 	/* dockershim / cri-dockerd mark pod sandboxes with a label. */
 	type = label_value(out, "io.kubernetes.docker.type");
-	if (type)
-		out->k8s_container_type = strdup(streq(type, "podsandbox") ? "sandbox" : type);
+	if (type && !(out->k8s_container_type = strdup(streq(type, "podsandbox") ? "sandbox" : type)))
+		return -ENOMEM;
+	if (streq(out->k8s_container_type, "sandbox")) {
+		free(out->k8s_container_name);
+		out->k8s_container_name = NULL;
+	}
 	return 0;
 }
 

@@ -29,12 +29,16 @@
 
 int attest_admin_register(struct kwid_agent *a); /* attest_admin.c */
 
+#define FAILURE_LOG_INTERVAL_NS (10ull * 1000000000ull)
+
 struct attestor_slot {
 	const struct kwid_attestor *a;
 	void *state;
 	uint64_t runs, failures, total_ns;
 	int last_error;
 	char last_message[256];
+	uint64_t last_log_ns; /* failures are logged when new, else every 10 s */
+	uint64_t unlogged;
 };
 
 struct op_wait {
@@ -247,15 +251,27 @@ static void run_slot(struct kwid_attestors *as, struct attestor_slot *s, struct 
 	s->runs++;
 	s->total_ns += now_mono_ns() - t0;
 	if (r < 0) {
-		/* A failing attestor adds nothing, and says so. */
+		const char *msg = ctx->note[0] ? ctx->note : strerror(-r);
+		uint64_t now = now_mono_ns();
+
+		/* A failing attestor adds nothing, and says so: in the group,
+		 * the status counters and the log (rate-limited, since a
+		 * workload can ask again and again). */
 		selset_clear(&g->selectors);
 		g->error = r;
-		g->message = strdup(ctx->note[0] ? ctx->note : strerror(-r));
+		g->message = strdup(msg);
 		s->failures++;
+		if (r != s->last_error || strncmp(msg, s->last_message, sizeof(s->last_message) - 1) != 0 ||
+		    now - s->last_log_ns >= FAILURE_LOG_INTERVAL_NS) {
+			log_warn("attestor %s failed for pid %d: %s (%s)%s", s->a->name, (int)ctx->proc->id.tgid, msg,
+				 strerror(-r), s->unlogged ? " (and earlier failures not logged)" : "");
+			s->last_log_ns = now;
+			s->unlogged = 0;
+		} else {
+			s->unlogged++;
+		}
 		s->last_error = r;
-		strscpy(s->last_message, ctx->note[0] ? ctx->note : strerror(-r), sizeof(s->last_message));
-		log_warn("attestor %s failed for pid %d: %s (%s)", s->a->name, (int)ctx->proc->id.tgid,
-			 ctx->note[0] ? ctx->note : "no detail", strerror(-r));
+		strscpy(s->last_message, msg, sizeof(s->last_message));
 		return;
 	}
 	selset_sort(&g->selectors);

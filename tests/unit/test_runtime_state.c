@@ -193,6 +193,9 @@ static void test_cache_docker(void **state)
 
 	assert_int_equal(runtime_cache_lookup(f->cache, KWID_RUNTIME_DOCKER, FX_ID1, &s, why, sizeof(why)), -ENOENT);
 	assert_int_equal(fx_write(f->root, "docker/containers/" FX_ID1 "/config.v2.json", json), 0);
+	/* "no state" is remembered for a second, then looked for again */
+	assert_int_equal(runtime_cache_lookup(f->cache, KWID_RUNTIME_DOCKER, FX_ID1, &s, why, sizeof(why)), -ENOENT);
+	usleep(1100 * 1000);
 	assert_int_equal(runtime_cache_lookup(f->cache, KWID_RUNTIME_DOCKER, FX_ID1, &s, why, sizeof(why)), 0);
 	assert_string_equal(s->image_name, "nginx:1.25");
 	/* warm: same file version, served from the cache */
