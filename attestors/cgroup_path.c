@@ -510,6 +510,20 @@ static int split_lines(char *text, struct cgroup_line *lines, size_t max, size_t
 	return 0;
 }
 
+/* Bounded copy of /proc/<pid>/cgroup text split into lines (*copy owns
+ * the strings the lines point into). */
+static int split_text(const char *text, char **copy, struct cgroup_line *lines, size_t *n, const char **why)
+{
+	if (!text)
+		return fail(why, "cgroup membership is missing");
+	if (strnlen(text, KWID_CGROUP_TEXT_MAX + 1) > KWID_CGROUP_TEXT_MAX)
+		return fail(why, "cgroup membership longer than 64 KiB");
+	*copy = strdup(text);
+	if (!*copy)
+		return -ENOMEM;
+	return split_lines(*copy, lines, KWID_CGROUP_HIERARCHIES_MAX, n, why);
+}
+
 int cgroup_layout_parse(const char *text, struct kwid_cgroup_layout *out, const char **why)
 {
 	_cleanup_free_ char *copy = NULL;
@@ -518,12 +532,7 @@ int cgroup_layout_parse(const char *text, struct kwid_cgroup_layout *out, const 
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	if (strnlen(text, KWID_CGROUP_TEXT_MAX + 1) > KWID_CGROUP_TEXT_MAX)
-		return fail(why, "cgroup membership longer than 64 KiB");
-	copy = strdup(text);
-	if (!copy)
-		return -ENOMEM;
-	r = split_lines(copy, lines, ARRAY_SIZE(lines), &n, why);
+	r = split_text(text, &copy, lines, &n, why);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < n; i++) {
@@ -640,14 +649,7 @@ int cgroup_membership_parse(const char *text, const struct kwid_cgroup_layout *l
 
 	memset(out, 0, sizeof(*out));
 	memset(&merged, 0, sizeof(merged));
-	if (!text)
-		return fail(why, "cgroup membership is missing");
-	if (strnlen(text, KWID_CGROUP_TEXT_MAX + 1) > KWID_CGROUP_TEXT_MAX)
-		return fail(why, "cgroup membership longer than 64 KiB");
-	copy = strdup(text);
-	if (!copy)
-		return -ENOMEM;
-	r = split_lines(copy, lines, ARRAY_SIZE(lines), &n, why);
+	r = split_text(text, &copy, lines, &n, why);
 	if (r < 0)
 		return r;
 	if (layout) {
