@@ -602,8 +602,8 @@ static void status_section(void *userdata, json_object *out)
 		json_object_object_add(o, "runs", json_object_new_int64((int64_t)s->runs));
 		json_object_object_add(o, "failures", json_object_new_int64((int64_t)s->failures));
 		json_object_object_add(o, "avg_us", json_object_new_int64(s->runs ? (int64_t)(s->total_ns / s->runs / 1000) : 0));
-		json_object_object_add(o, "last_error",
-				       s->last_error ? json_object_new_string(s->last_message) : NULL);
+		if (s->last_error)
+			json_object_object_add(o, "last_error", json_object_new_string(s->last_message));
 		if (s->a->status)
 			s->a->status(s->state, o);
 		json_object_object_add(list, s->a->name, o);
