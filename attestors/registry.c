@@ -8,8 +8,7 @@ extern const struct kwid_attestor kwid_attestor_k8s;
 extern const struct kwid_attestor kwid_attestor_systemd;
 extern const struct kwid_attestor kwid_attestor_cgroup;
 extern const struct kwid_attestor kwid_attestor_lineage;
-/* node (TPM/IMA, branch `node`): the lead adds at merge
- * extern const struct kwid_attestor kwid_attestor_node; */
+extern const struct kwid_attestor kwid_attestor_node; /* TPM quotes and IMA (attestors/node.c) */
 
 const struct kwid_attestor *const kwid_attestor_registry[] = {
 	&kwid_attestor_unix,
@@ -18,6 +17,6 @@ const struct kwid_attestor *const kwid_attestor_registry[] = {
 	&kwid_attestor_systemd,
 	&kwid_attestor_cgroup,
 	&kwid_attestor_lineage,
-	/* &kwid_attestor_node, -- node: added by the lead at merge (branch `node`) */
+	&kwid_attestor_node,
 	NULL,
 };
