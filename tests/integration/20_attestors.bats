@@ -152,6 +152,17 @@ write_crio_bundle() { # ID POD_UID
 	has "cgroup:path:/docker/$ID"
 }
 
+@test "hybrid host: the named v1 systemd hierarchy places a docker container" {
+	[ -d /sys/fs/cgroup/systemd ] || skip "no name=systemd v1 hierarchy"
+	ID=$(hex64) IMG=$(hex64)
+	spawn_in /sys/fs/cgroup/systemd "system.slice/docker-$ID.scope"
+	write_docker_state "$ID" "billing:1.4"
+	selectors "$PID"
+	has "container:id:$ID"
+	has "systemd:id:docker-$ID.scope"
+	has "cgroup:path:/system.slice/docker-$ID.scope"
+}
+
 @test "containerd under Kubernetes, systemd driver: pod and container from the cgroup, names from the CRI bundle" {
 	ID=$(hex64) POD=$(uuid) SANDBOX=$(hex64)
 	spawn_in "$CG2" "kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${POD//-/_}.slice/cri-containerd-$ID.scope"
