@@ -3,6 +3,7 @@
 #include "kwid/admin.h"
 #include "kwid/agent.h"
 #include "kwid/log.h"
+#include "kwid/proc.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -20,13 +21,16 @@ static void usage(FILE *f)
 		"  --admin-socket PATH  root-only admin socket (default /run/kwid/admin.sock)\n"
 		"  --state-dir DIR      durable state (default /var/lib/kwid)\n"
 		"  --log-level LEVEL    error, warn, info or debug (default info)\n"
+		"  --tracking-mode MODE auto (default), tp_btf, raw_tp, proc_connector or\n"
+		"                       proc_poll (tracking.mode)\n"
 		"  --probe              print the kernel features found and the mode that\n"
 		"                       would be used, then exit\n"
 		"  --help, --version\n"
 		"\nFlags override the configuration file; the file overrides the defaults.\n");
 }
 
-enum { OPT_CONFIG = 256, OPT_TD, OPT_SOCKET, OPT_ADMIN, OPT_STATE, OPT_LOG, OPT_PROBE, OPT_VERSION };
+enum { OPT_CONFIG = 256, OPT_TD, OPT_SOCKET, OPT_ADMIN, OPT_STATE, OPT_LOG, OPT_PROBE, OPT_VERSION,
+       OPT_TRACKING_MODE };
 
 struct cmdline {
 	const char *config;
@@ -44,6 +48,7 @@ static int parse_cmdline(int argc, char **argv, struct cmdline *cl)
 		{"state-dir", required_argument, NULL, OPT_STATE},
 		{"log-level", required_argument, NULL, OPT_LOG},
 		{"probe", no_argument, NULL, OPT_PROBE},
+		{"tracking-mode", required_argument, NULL, OPT_TRACKING_MODE},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, OPT_VERSION},
 		{0},
@@ -76,6 +81,12 @@ static int parse_cmdline(int argc, char **argv, struct cmdline *cl)
 		case OPT_PROBE:
 			cl->probe = true;
 			break;
+		case OPT_TRACKING_MODE: {
+			json_object *t = json_object_new_object();
+			json_object_object_add(t, "mode", json_object_new_string(optarg));
+			json_object_object_add(cl->overrides, "tracking", t);
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -129,6 +140,9 @@ static int agent_start(struct kwid_agent *a)
 	if (r < 0)
 		return r;
 	/* kernel events -> process table -> measurer */
+	r = tracking_start(a);
+	if (r < 0)
+		return r;
 	/* attestors (unix, container, k8s, systemd, lineage, node) */
 	/* entries -> authority -> SVID cache */
 	/* Workload API */
@@ -138,6 +152,7 @@ static int agent_start(struct kwid_agent *a)
 static void agent_stop(struct kwid_agent *a)
 {
 	/* Reverse order of agent_start. */
+	tracking_stop(a);
 	admin_free(a->admin);
 	agent_free_subscriptions(a);
 }
@@ -162,9 +177,9 @@ int main(int argc, char **argv)
 	umask(0077);
 
 	if (cl.probe) {
-		fprintf(stderr, "kwid-agent: --probe is not available in this build\n");
+		r = tracking_probe(agent.cfg, stdout);
 		config_free(agent.cfg);
-		return 1;
+		return r < 0 ? 1 : 0;
 	}
 
 	agent.started_real_ns = now_real_ns();
