@@ -404,7 +404,8 @@ int tracker_new(struct kwid_loop *loop, struct kwid_measurer *ms, const struct t
 	if (tr->mode == TRACKER_MODE_PROC_POLL)
 		loop_timer_arm(tr->poll_timer, tr->cfg.poll_interval_ms * 1000000ull);
 	log_info("process tracking: mode %s%s, %zu processes, ring buffer %zu KiB", tracker_mode_to_string(tr->mode),
-		 mode_is_bpf(tr->mode) ? (tr->iter ? " + task iterator" : " + /proc snapshots") : " (DEGRADED)",
+		 mode_is_bpf(tr->mode) ? (tr->iter ? " + task iterator" : " + /proc snapshots")
+		 : tr->mode == TRACKER_MODE_MANUAL ? "" : " (DEGRADED)",
 		 proc_table_count(tr->table), mode_is_bpf(tr->mode) ? tr->cfg.ringbuf_bytes / 1024 : 0);
 	/* Parsing vmlinux BTF for CO-RE left megabytes of freed heap: give
 	 * them back. */

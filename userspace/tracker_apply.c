@@ -48,19 +48,29 @@ static bool superseded(struct kwid_tracker *tr, const struct kwid_proc_event *ev
 	return false;
 }
 
-/* The entry for ev->tgid if it is the same process; a previous process
- * under the same pid is removed first. */
-static struct kwid_proc *current_entry(struct kwid_tracker *tr, const struct kwid_proc_event *ev)
+/* The entry for ev->tgid if it is the same process. An entry of a
+ * previous process under the same pid (an exit was lost) is removed;
+ * returns false when the event itself is about a process older than the
+ * entry (start times only grow across pid reuse): the caller ignores it. */
+static bool current_entry(struct kwid_tracker *tr, const struct kwid_proc_event *ev, struct kwid_proc **out)
 {
 	struct kwid_proc *p = proc_table_get(tr->table, ev->tgid);
 
-	if (p && !same_process(p, ev)) {
-		log_debug("pid %d reused: dropping the previous process (start %" PRIu64 ")", (int)ev->tgid,
-			  p->id.start_ns);
-		tracker_remove(tr, p);
-		p = NULL;
+	*out = NULL;
+	if (!p)
+		return true;
+	if (same_process(p, ev)) {
+		*out = p;
+		return true;
 	}
-	return p;
+	if (p->id.start_ns > ev->start_ns) {
+		tr->stats.stale_ignored++;
+		return false;
+	}
+	log_debug("pid %d reused: dropping the previous process (start %" PRIu64 ")", (int)ev->tgid,
+		  p->id.start_ns);
+	tracker_remove(tr, p);
+	return true;
 }
 
 /* Cgroup ids: the event's where it knows them, else what `prev` had
@@ -119,7 +129,8 @@ static void apply_exec(struct kwid_tracker *tr, const struct kwid_proc_event *ev
 	tr->stats.exec++;
 	if (superseded(tr, ev))
 		return;
-	cur = current_entry(tr, ev);
+	if (!current_entry(tr, ev, &cur))
+		return;
 	if (cur && ev->has_exec_seq && kernel_seq(cur->id.exec_seq) && cur->id.exec_seq > ev->exec_seq) {
 		tr->stats.stale_ignored++;
 		return;
@@ -149,7 +160,8 @@ static void apply_fork(struct kwid_tracker *tr, const struct kwid_proc_event *ev
 	tr->stats.fork++;
 	if (superseded(tr, ev))
 		return;
-	cur = current_entry(tr, ev);
+	if (!current_entry(tr, ev, &cur))
+		return;
 	if (cur) {
 		/* Seen already (a snapshot, or a duplicate): nothing newer here. */
 		tr->stats.stale_ignored++;
@@ -238,12 +250,14 @@ void tracker_snapshot_begin(struct kwid_tracker *tr, uint64_t t0)
 
 void tracker_snapshot_add(struct kwid_tracker *tr, const struct kwid_proc_event *ev)
 {
-	struct kwid_proc *cur = current_entry(tr, ev), prev;
+	struct kwid_proc *cur, prev;
 	struct kwid_image *img;
 	bool same;
 	uint64_t seq;
 
 	tr->stats.scan++;
+	if (!current_entry(tr, ev, &cur))
+		return;
 	if (cur) {
 		if (ev->has_exec_seq)
 			same = cur->id.exec_seq == ev->exec_seq;
