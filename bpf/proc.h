@@ -6,8 +6,10 @@
  * length including variable strings, so a stream of records (the iterator)
  * can be split without knowing the types. Strings are NUL-terminated and
  * their lengths count the NUL; a length of 0 means "absent". Device numbers
- * are in the kernel's encoding (major << 20 | minor). Times are
- * CLOCK_BOOTTIME nanoseconds (bpf_ktime_get_boot_ns, task->start_boottime). */
+ * are in the kernel's encoding (major << 20 | minor). Start times are
+ * CLOCK_BOOTTIME nanoseconds (task->start_boottime); the header's ts is
+ * CLOCK_MONOTONIC (bpf_ktime_get_ns: here five times cheaper than the boot
+ * clock helper) and user space converts it. */
 #ifndef KWID_BPF_PROC_H
 #define KWID_BPF_PROC_H
 
@@ -33,10 +35,13 @@ struct kwid_ev_hdr {
 	__u16 type;
 	__u16 reserved;
 	__u32 size; /* whole record, header and strings included */
-	__u64 ts;   /* CLOCK_BOOTTIME ns when the event was emitted */
+	__u64 ts;   /* CLOCK_MONOTONIC ns when the event was emitted */
 };
 
-/* Who the process is; the same block for exec, fork and scan records. */
+/* Who the process is; the same block for exec, fork and scan records.
+ * v1 cgroup ids are not part of it: a fork inherits them (only the v2
+ * cgroup can differ, with CLONE_INTO_CGROUP), so only exec and scan
+ * records carry them. */
 struct kwid_ev_task {
 	__u32 tgid;
 	__u32 ppid;		 /* real parent's tgid */
@@ -47,8 +52,7 @@ struct kwid_ev_task {
 	__u32 gid, egid, sgid, fsgid;
 	__u32 mnt_ns, pid_ns, user_ns, cgroup_ns, net_ns;
 	__u32 reserved;
-	__u64 cgroup_id;		     /* v2 cgroup (kernfs id) */
-	__u64 cgroup_v1[KWID_BPF_V1_MAX];    /* per v1 hierarchy id; 0 = unknown */
+	__u64 cgroup_id; /* v2 cgroup (kernfs id) */
 	char comm[16];
 };
 
@@ -68,6 +72,7 @@ struct kwid_ev_file {
 struct kwid_ev_exec {
 	struct kwid_ev_hdr hdr;
 	struct kwid_ev_task task;
+	__u64 cgroup_v1[KWID_BPF_V1_MAX]; /* per v1 hierarchy id; 0 = unknown */
 	struct kwid_ev_file file;
 	__u16 filename_len;
 	__u16 interp_len;
@@ -78,7 +83,7 @@ struct kwid_ev_exec {
 
 struct kwid_ev_fork {
 	struct kwid_ev_hdr hdr;
-	struct kwid_ev_task task;   /* the child; exec_seq is inherited */
+	struct kwid_ev_task task;   /* the child; exec_seq and v1 cgroups are inherited */
 	__u32 creator_tgid;	    /* the process that called fork/clone (runs the same image) */
 	__u32 reserved;
 	__u64 creator_start_ns;

@@ -35,6 +35,12 @@ const volatile __u8 v1_subsys[KWID_BPF_V1_MAX] = {
 	KWID_BPF_NO_SUBSYS, KWID_BPF_NO_SUBSYS, KWID_BPF_NO_SUBSYS, KWID_BPF_NO_SUBSYS,
 };
 
+/* Backlog (bytes) at which a record wakes the agent; below it the agent's
+ * timer drains the ring. Set by user space to a quarter of the ring. A
+ * wake-up is an irq_work, i.e. a self-IPI: ~10 us in this VM, ten times
+ * the whole program, so it is paid once per backlog, not once per event. */
+const volatile __u64 wakeup_bytes = 64 * 1024;
+
 /* Records the ring buffer could not take. User space compares it after
  * every drain and repairs the table from a snapshot when it grew. A plain
  * global in .bss: user space reads it through the mmap'd skeleton without
@@ -102,12 +108,13 @@ static __always_inline void fill_file(struct kwid_ev_file *f, struct file *file)
 	fill_inode_times(f, inode);
 }
 
-/* v2 id and, per v1 hierarchy, the id of the cgroup the process is in. */
-static __always_inline void fill_cgroups(__u64 *v2, __u64 *v1, struct task_struct *task)
+/* Per v1 hierarchy, the id of the cgroup the process is in (through one
+ * subsystem bound to the hierarchy). */
+static __always_inline void fill_v1_cgroups(__u64 *v1, struct task_struct *task)
 {
 	struct css_set *cset = RD(task, cgroups);
 
-	*v2 = RD(cset, dfl_cgrp, kn, id);
+	__builtin_memset(v1, 0, KWID_BPF_V1_MAX * sizeof(__u64));
 #pragma unroll
 	for (int h = 1; h < KWID_BPF_V1_MAX; h++) {
 		__u32 ss = v1_subsys[h];
@@ -118,14 +125,20 @@ static __always_inline void fill_cgroups(__u64 *v2, __u64 *v1, struct task_struc
 	}
 }
 
-static __always_inline __u32 task_pid_ns_inum(struct task_struct *task)
+/* The pid namespace the task's pid lives in (task_active_pid_ns). Its
+ * pid_ns_for_children is the same namespace unless the task unshared or
+ * entered another one since, and that one is then always a descendant, at
+ * a deeper level: equal levels mean the same namespace, read with cheap
+ * direct loads. Otherwise numbers[level] needs a variable index, which
+ * direct BTF access does not allow: probe reads. */
+static __always_inline __u32 task_pid_ns_inum(struct task_struct *task, struct nsproxy *nsp)
 {
-	/* numbers[] is indexed by the pid's level: a variable index, which
-	 * direct BTF access does not allow, so this is a probe read in both
-	 * builds. */
-	struct pid *pid = BPF_CORE_READ(task, thread_pid);
-	unsigned int level = BPF_CORE_READ(pid, level);
+	struct pid *pid = RD(task, thread_pid);
+	struct pid_namespace *pns = RD(nsp, pid_ns_for_children);
+	unsigned int level = RD(pid, level);
 
+	if (pns && RD(pns, level) == level)
+		return RD(pns, ns.inum);
 	return BPF_CORE_READ(pid, numbers[level].ns, ns.inum);
 }
 
@@ -155,11 +168,15 @@ static __always_inline void fill_task(struct kwid_ev_task *t, struct task_struct
 	t->mnt_ns = RD(nsp, mnt_ns, ns.inum);
 	t->net_ns = RD(nsp, net_ns, ns.inum);
 	t->cgroup_ns = RD(nsp, cgroup_ns, ns.inum);
-	t->pid_ns = task_pid_ns_inum(leader);
+	t->pid_ns = task_pid_ns_inum(leader, nsp);
 	t->reserved = 0;
-	__builtin_memset(t->cgroup_v1, 0, sizeof(t->cgroup_v1));
-	fill_cgroups(&t->cgroup_id, t->cgroup_v1, leader);
+	t->cgroup_id = RD(leader, cgroups, dfl_cgrp, kn, id);
+#ifdef KWID_DIRECT
+	/* Two 8-byte loads instead of a helper call. */
+	__builtin_memcpy(t->comm, leader->comm, sizeof(t->comm));
+#else
 	bpf_probe_read_kernel(t->comm, sizeof(t->comm), &leader->comm);
+#endif
 }
 
 static __always_inline void fill_hdr(struct kwid_ev_hdr *h, __u16 type, __u32 size)
@@ -167,7 +184,7 @@ static __always_inline void fill_hdr(struct kwid_ev_hdr *h, __u16 type, __u32 si
 	h->type = type;
 	h->reserved = 0;
 	h->size = size;
-	h->ts = bpf_ktime_get_boot_ns();
+	h->ts = bpf_ktime_get_ns();
 }
 
 static __always_inline void count_drop(void)
@@ -188,6 +205,17 @@ static __always_inline __u32 str_len(long n)
 
 #ifdef KWID_WITH_LIVE_EVENTS
 
+/* BPF_RB_FORCE_WAKEUP when a record of `size` bytes makes the backlog
+ * cross wakeup_bytes; `reserved`: the record is already counted in it. */
+static __always_inline __u64 wakeup_flag(__u32 size, bool reserved)
+{
+	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+
+	if (reserved)
+		avail = avail >= size ? avail - size : 0;
+	return avail < wakeup_bytes && avail + size >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline int emit_exec(struct task_struct *task, struct linux_binprm *bprm)
 {
 	__u32 zero = 0, flen, ilen = 0, size;
@@ -197,6 +225,7 @@ static __always_inline int emit_exec(struct task_struct *task, struct linux_binp
 	if (!ev)
 		return 0;
 	fill_task(&ev->task, task);
+	fill_v1_cgroups(ev->cgroup_v1, task);
 	fill_file(&ev->file, RD(bprm, file));
 	filename = RD(bprm, filename);
 	interp = RD(bprm, interp);
@@ -209,7 +238,7 @@ static __always_inline int emit_exec(struct task_struct *task, struct linux_binp
 	ev->reserved = 0;
 	size = sizeof(*ev) + flen + ilen;
 	fill_hdr(&ev->hdr, KWID_EV_EXEC, size);
-	if (bpf_ringbuf_output(&events, ev, size, 0) < 0)
+	if (bpf_ringbuf_output(&events, ev, size, wakeup_flag(size, false)) < 0)
 		count_drop();
 	return 0;
 }
@@ -231,7 +260,7 @@ static __always_inline int emit_fork(struct task_struct *parent, struct task_str
 	ev->creator_tgid = RD(parent, tgid);
 	ev->reserved = 0;
 	ev->creator_start_ns = RD(parent, group_leader, start_boottime);
-	bpf_ringbuf_submit(ev, 0);
+	bpf_ringbuf_submit(ev, wakeup_flag(sizeof(*ev), true));
 	return 0;
 }
 
@@ -257,7 +286,7 @@ static __always_inline int emit_exit(struct task_struct *task)
 	ev->exit_code = RD(task, exit_code);
 	ev->start_ns = RD(leader, start_boottime);
 	ev->exec_seq = RD(leader, self_exec_id);
-	bpf_ringbuf_submit(ev, 0);
+	bpf_ringbuf_submit(ev, wakeup_flag(sizeof(*ev), true));
 	return 0;
 }
 
@@ -284,9 +313,9 @@ static __always_inline int emit_cgroup(struct cgroup *dst, struct task_struct *t
 	ev->start_ns = RD(leader, start_boottime);
 	ev->exec_seq = RD(leader, self_exec_id);
 	ev->dst_cgroup_id = RD(dst, kn, id);
-	__builtin_memset(ev->cgroup_v1, 0, sizeof(ev->cgroup_v1));
-	fill_cgroups(&ev->cgroup_id, ev->cgroup_v1, leader);
-	bpf_ringbuf_submit(ev, 0);
+	ev->cgroup_id = RD(leader, cgroups, dfl_cgrp, kn, id);
+	fill_v1_cgroups(ev->cgroup_v1, leader);
+	bpf_ringbuf_submit(ev, wakeup_flag(sizeof(*ev), true));
 	return 0;
 }
 

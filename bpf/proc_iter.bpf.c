@@ -22,7 +22,7 @@ struct {
 
 /* Walk css_set->cgrp_links: one link per hierarchy the process is in, named
  * ones included. Probe reads only; the cost does not matter here. */
-static __always_inline void fill_all_hierarchies(struct kwid_ev_task *t, struct task_struct *task)
+static __always_inline void fill_all_hierarchies(__u64 *v1, struct task_struct *task)
 {
 	struct css_set *cset = BPF_CORE_READ(task, cgroups);
 	struct list_head *head = &cset->cgrp_links;
@@ -36,7 +36,7 @@ static __always_inline void fill_all_hierarchies(struct kwid_ev_task *t, struct 
 
 		barrier_var(idx);
 		if (hier > 0 && hier < KWID_BPF_V1_MAX)
-			t->cgroup_v1[idx] = BPF_CORE_READ(cgrp, kn, id);
+			v1[idx] = BPF_CORE_READ(cgrp, kn, id);
 		pos = BPF_CORE_READ(pos, next);
 	}
 }
@@ -58,7 +58,8 @@ int kwid_scan(struct bpf_iter__task *ctx)
 	if (!ev)
 		return 0;
 	fill_task(&ev->task, task);
-	fill_all_hierarchies(&ev->task, task);
+	__builtin_memset(ev->cgroup_v1, 0, sizeof(ev->cgroup_v1));
+	fill_all_hierarchies(ev->cgroup_v1, task);
 	/* A process without an executable (its mm is gone, or exec'd from
 	 * something without a path) is still a process: no file, no path. */
 	exe = task->mm->exe_file;

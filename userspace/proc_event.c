@@ -37,8 +37,6 @@ static void decode_task(const struct kwid_ev_task *t, struct kwid_proc_event *ev
 	ev->cgroup_ns = t->cgroup_ns;
 	ev->net_ns = t->net_ns;
 	ev->cgroup_id = t->cgroup_id;
-	for (size_t i = 0; i < KWID_MAX_CGROUP_V1 && i < KWID_BPF_V1_MAX; i++)
-		ev->cgroup_v1[i] = t->cgroup_v1[i];
 	memcpy(ev->comm, t->comm, sizeof(ev->comm));
 	ev->comm[sizeof(ev->comm) - 1] = '\0';
 }
@@ -87,6 +85,8 @@ static int decode_exec(const void *data, size_t len, struct kwid_proc_event *ev)
 	if ((size_t)r.filename_len + r.interp_len + r.path_len != avail)
 		return -EBADMSG;
 	decode_task(&r.task, ev);
+	for (size_t i = 0; i < KWID_MAX_CGROUP_V1 && i < KWID_BPF_V1_MAX; i++)
+		ev->cgroup_v1[i] = r.cgroup_v1[i];
 	decode_file(&r.file, ev);
 	if ((rc = take_string(strings, avail, &pos, r.filename_len, &ev->filename)) < 0 ||
 	    (rc = take_string(strings, avail, &pos, r.interp_len, &ev->interp)) < 0 ||

@@ -130,7 +130,7 @@ int ringbuf_consume(struct kwid_ringbuf *rb, ringbuf_record_fn fn, void *ud, siz
 		if (rec > rb->size)
 			return -EBADMSG; /* cannot happen with a sane kernel */
 		if (!(len & RB_DISCARD_BIT))
-			r = fn(ud, (const uint8_t *)hdr + RB_HDR_SZ, rec);
+			r = fn(ud, (const uint8_t *)hdr + RB_HDR_SZ, rec, cons);
 		cons += (rec + RB_HDR_SZ + 7) & ~7ull;
 		__atomic_store_n(rb->consumer_pos, cons, __ATOMIC_RELEASE);
 		if (r < 0)

@@ -15,6 +15,10 @@
 
 /* Records handled per wake-up before other loop work gets a turn. */
 #define RING_BUDGET 4096
+/* The BPF programs wake the agent only when a backlog builds up (a
+ * wake-up costs a self-IPI per record otherwise); this timer drains the
+ * rest. tracker_sync() drains at once, whatever the timer. */
+#define RING_POLL_NS (20ull * 1000 * 1000)
 /* Repairs after drops at most this often (a sync repairs at once). */
 #define RESYNC_MIN_INTERVAL_NS (200ull * 1000 * 1000)
 
@@ -61,8 +65,17 @@ static void closedirp(DIR **d)
 
 static int on_iter_record(void *ud, const struct kwid_proc_event *ev)
 {
-	tracker_snapshot_add(ud, ev);
+	struct kwid_tracker *tr = ud;
+	struct kwid_proc_event e = *ev;
+
+	e.ts += (uint64_t)tr->mono_to_boot;
+	tracker_snapshot_add(tr, &e);
 	return 0;
+}
+
+static void update_clock_offset(struct kwid_tracker *tr)
+{
+	tr->mono_to_boot = (int64_t)(now_boot_ns() - now_mono_ns());
 }
 
 static int snapshot_from_iter(struct kwid_tracker *tr)
@@ -113,8 +126,12 @@ int tracker_resync(struct kwid_tracker *tr, const char *why)
 {
 	uint64_t start = now_mono_ns();
 	size_t before = proc_table_count(tr->table);
+	/* Ring records reserved before this point describe changes the
+	 * snapshot will show: they are superseded (exits excepted). */
+	uint64_t p0 = tr->bpf ? ringbuf_producer_pos(tracker_bpf_ring(tr->bpf)) : 0;
 	int r;
 
+	update_clock_offset(tr);
 	tracker_snapshot_begin(tr, now_boot_ns());
 	r = tr->iter ? snapshot_from_iter(tr) : -ENOENT;
 	if (r < 0) {
@@ -127,6 +144,7 @@ int tracker_resync(struct kwid_tracker *tr, const char *why)
 		return log_error_errno(r, "cannot take a process snapshot (%s)", why);
 	}
 	tracker_snapshot_end(tr);
+	tr->ring_floor = p0;
 	tr->resync_wanted = false;
 	tr->last_resync_mono = now_mono_ns();
 	tr->stats.resyncs++;
@@ -140,7 +158,7 @@ int tracker_resync(struct kwid_tracker *tr, const char *why)
 
 /* ---- BPF source ---- */
 
-static int on_ring_record(void *ud, const void *data, size_t len)
+static int on_ring_record(void *ud, const void *data, size_t len, uint64_t pos)
 {
 	struct kwid_tracker *tr = ud;
 	struct kwid_proc_event ev;
@@ -149,8 +167,19 @@ static int on_ring_record(void *ud, const void *data, size_t len)
 		tr->stats.malformed++;
 		return 0;
 	}
+	if (pos < tr->ring_floor && ev.type != KWID_EVENT_EXIT) {
+		tr->stats.stale_ignored++;
+		return 0;
+	}
+	ev.ts += (uint64_t)tr->mono_to_boot;
 	tracker_apply(tr, &ev);
 	return 0;
+}
+
+static void drain_ring(struct kwid_tracker *tr, size_t budget)
+{
+	update_clock_offset(tr);
+	ringbuf_consume(tracker_bpf_ring(tr->bpf), on_ring_record, tr, budget, 0, false);
 }
 
 /* Did the kernel lose records since we last looked? */
@@ -191,7 +220,7 @@ static void on_ring(struct kwid_io *io, int fd, uint32_t revents, void *userdata
 {
 	struct kwid_tracker *tr = userdata;
 
-	ringbuf_consume(tracker_bpf_ring(tr->bpf), on_ring_record, tr, RING_BUDGET, 0, false);
+	drain_ring(tr, RING_BUDGET);
 	check_drops(tr);
 	maybe_resync(tr);
 }
@@ -300,8 +329,16 @@ static void on_poll(struct kwid_timer *t, void *userdata)
 {
 	struct kwid_tracker *tr = userdata;
 
-	tracker_resync(tr, "poll");
-	loop_timer_arm(t, tr->cfg.poll_interval_ms * 1000000ull);
+	if (tr->mode == TRACKER_MODE_PROC_POLL) {
+		tracker_resync(tr, "poll");
+		loop_timer_arm(t, tr->cfg.poll_interval_ms * 1000000ull);
+		return;
+	}
+	/* BPF: whatever stayed below the wake-up threshold */
+	drain_ring(tr, 0);
+	check_drops(tr);
+	maybe_resync(tr);
+	loop_timer_arm(t, RING_POLL_NS);
 }
 
 /* ---- choosing a mode ---- */
@@ -403,6 +440,8 @@ int tracker_new(struct kwid_loop *loop, struct kwid_measurer *ms, const struct t
 	}
 	if (tr->mode == TRACKER_MODE_PROC_POLL)
 		loop_timer_arm(tr->poll_timer, tr->cfg.poll_interval_ms * 1000000ull);
+	else if (mode_is_bpf(tr->mode))
+		loop_timer_arm(tr->poll_timer, RING_POLL_NS);
 	log_info("process tracking: mode %s%s, %zu processes, ring buffer %zu KiB", tracker_mode_to_string(tr->mode),
 		 mode_is_bpf(tr->mode) ? (tr->iter ? " + task iterator" : " + /proc snapshots")
 		 : tr->mode == TRACKER_MODE_MANUAL ? "" : " (DEGRADED)",
@@ -448,6 +487,7 @@ int tracker_sync(struct kwid_tracker *tr)
 		struct kwid_ringbuf *rb = tracker_bpf_ring(tr->bpf);
 		/* Every record reserved before now, including ones another
 		 * CPU is still writing. */
+		update_clock_offset(tr);
 		r = ringbuf_consume(rb, on_ring_record, tr, 0, ringbuf_producer_pos(rb), true);
 		check_drops(tr);
 		break;

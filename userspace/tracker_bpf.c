@@ -108,6 +108,7 @@ static int open_tp_btf(struct tracker_bpf *b, size_t ringbuf_bytes, const uint8_
 		return -errno;
 	}
 	memcpy((void *)b->tp->rodata->v1_subsys, v1, KWID_MAX_CGROUP_V1);
+	b->tp->rodata->wakeup_bytes = ringbuf_bytes / 4;
 	bpf_map__set_max_entries(b->tp->maps.events, (__u32)ringbuf_bytes);
 	if ((r = kwid_proc_tp__load(b->tp)) < 0) {
 		set_why(why, whylen, "load", r);
@@ -132,6 +133,7 @@ static int open_raw_tp(struct tracker_bpf *b, size_t ringbuf_bytes, const uint8_
 		return -errno;
 	}
 	memcpy((void *)b->raw->rodata->v1_subsys, v1, KWID_MAX_CGROUP_V1);
+	b->raw->rodata->wakeup_bytes = ringbuf_bytes / 4;
 	bpf_map__set_max_entries(b->raw->maps.events, (__u32)ringbuf_bytes);
 	if ((r = kwid_proc_raw__load(b->raw)) < 0) {
 		set_why(why, whylen, "load", r);

@@ -31,13 +31,15 @@ struct kwid_tracker {
 	struct kwid_io *ring_io;
 	int cn_fd;
 	struct kwid_io *cn_io;
-	struct kwid_timer *poll_timer;
+	struct kwid_timer *poll_timer;	 /* proc_poll: rescans; BPF: drains the ring */
 	struct kwid_timer *resync_timer;
 
 	/* repair state */
 	uint64_t drops_seen;
 	bool resync_wanted;
 	uint64_t resync_floor; /* fork/exec/cgroup events older than this are superseded */
+	uint64_t ring_floor;   /* ... and ring records reserved before this position */
+	int64_t mono_to_boot;  /* CLOCK_BOOTTIME - CLOCK_MONOTONIC, for BPF timestamps */
 	uint32_t snapshot_mark;
 	uint64_t snapshot_t0;
 	uint64_t last_resync_mono;

@@ -175,7 +175,8 @@ bool file_key_equal(const struct kwid_file_key *a, const struct kwid_file_key *b
 /* ---- BPF ring buffer consumer (userspace/ringbuf.c) ---- */
 
 struct kwid_ringbuf;
-typedef int (*ringbuf_record_fn)(void *ud, const void *data, size_t len);
+/* pos: the record's position in the ring (reservation order). */
+typedef int (*ringbuf_record_fn)(void *ud, const void *data, size_t len, uint64_t pos);
 
 int ringbuf_open(int map_fd, struct kwid_ringbuf **out);
 void ringbuf_free(struct kwid_ringbuf *rb);

@@ -33,7 +33,7 @@ static size_t make_exec(uint8_t **out, uint16_t type, const char *filename, cons
 	r->task.egid = 101;
 	r->task.mnt_ns = 4026531840u;
 	r->task.cgroup_id = 77;
-	r->task.cgroup_v1[4] = 99;
+	r->cgroup_v1[4] = 99;
 	memcpy(r->task.comm, "0123456789abcdefXX", 16); /* no NUL: must be terminated by the decoder */
 	r->file.dev = (8u << 20) | 3u; /* kernel encoding of 8:3 */
 	r->file.ino = 555;
