@@ -116,15 +116,6 @@ const char *measure_state_to_string(enum kwid_measure_state s)
 	return "unknown";
 }
 
-static void key_from_stat(const struct stat *st, struct kwid_file_key *k)
-{
-	k->dev = (uint64_t)st->st_dev;
-	k->ino = (uint64_t)st->st_ino;
-	k->size = (uint64_t)st->st_size;
-	k->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
-	k->ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000LL + st->st_ctim.tv_nsec;
-}
-
 static bool same_inode(const struct kwid_file_key *a, const struct kwid_file_key *b)
 {
 	return a->dev == b->dev && a->ino == b->ino;
@@ -181,7 +172,7 @@ static int check_against_key(struct measure_job *job, int fd)
 		return -errno;
 	if (!S_ISREG(st.st_mode))
 		return -EINVAL;
-	key_from_stat(&st, &now);
+	file_key_from_stat(&st, &now);
 	if (!same_inode(&now, &job->key)) {
 		/* /proc/<pid>/exe shows another file: the pid exec'd again or
 		 * was reused. A path that names another inode: replaced. */
@@ -599,7 +590,7 @@ struct kwid_measurement *measurer_get_path(struct kwid_measurer *ms, const char 
 
 	if (stat(open_path, &st) < 0 || !S_ISREG(st.st_mode))
 		return NULL;
-	key_from_stat(&st, &key);
+	file_key_from_stat(&st, &key);
 	e = cache_find(ms, &key);
 	if (e) {
 		ms->stats.hits++;
@@ -710,7 +701,7 @@ int measurer_check_unchanged(const struct kwid_proc *p)
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)p->id.tgid);
 	if (stat(path, &st) < 0)
 		return errno == ENOENT ? -ESRCH : -errno;
-	key_from_stat(&st, &now);
+	file_key_from_stat(&st, &now);
 	return file_key_equal(&now, &p->image->file) ? 0 : -ESTALE;
 }
 
@@ -723,7 +714,7 @@ int measurer_check_path(const struct kwid_image *img)
 		return -ENODATA;
 	if (stat(img->path, &st) < 0)
 		return -errno;
-	key_from_stat(&st, &now);
+	file_key_from_stat(&st, &now);
 	return same_inode(&now, &img->file) ? 0 : -ESTALE;
 }
 

@@ -120,7 +120,7 @@ int proc_parse_status_ids(const char *text, struct kwid_creds *out)
 	return 0;
 }
 
-static void file_key_from_stat(const struct stat *st, struct kwid_file_key *k)
+void file_key_from_stat(const struct stat *st, struct kwid_file_key *k)
 {
 	k->dev = (uint64_t)st->st_dev;
 	k->ino = (uint64_t)st->st_ino;

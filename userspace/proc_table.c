@@ -19,7 +19,14 @@ struct image_entry {
 	struct image_entry *next;
 	uint64_t hash;
 	struct kwid_image_spec spec;
+	struct image_entry *idle_prev, *idle_next; /* while unreferenced */
+	bool idle;
 };
+
+/* Images nobody runs are kept a while: a short-lived program exec'd again
+ * and again (a shell loop, a build) reuses its image, path and
+ * measurement instead of resolving them anew each time. */
+#define IDLE_IMAGES_MAX 256
 
 struct proc_entry {
 	struct kwid_proc p; /* first: struct kwid_proc * converts back */
@@ -40,6 +47,8 @@ struct kwid_proc_table {
 	struct chain_table procs;   /* struct proc_entry, by tgid */
 	struct chain_table strings; /* struct istr */
 	struct chain_table images;  /* struct image_entry */
+	struct image_entry *idle_head, *idle_tail; /* oldest first */
+	size_t nidle;
 	uint32_t mark;
 };
 
@@ -201,13 +210,52 @@ static bool spec_equal(const struct kwid_image_spec *a, const struct kwid_image_
 	       a->path_hint == b->path_hint && a->mnt_ns == b->mnt_ns;
 }
 
+static void idle_remove(struct kwid_proc_table *t, struct image_entry *e)
+{
+	if (e->idle_prev)
+		e->idle_prev->idle_next = e->idle_next;
+	else
+		t->idle_head = e->idle_next;
+	if (e->idle_next)
+		e->idle_next->idle_prev = e->idle_prev;
+	else
+		t->idle_tail = e->idle_prev;
+	e->idle_prev = e->idle_next = NULL;
+	e->idle = false;
+	t->nidle--;
+}
+
+static void image_destroy(struct kwid_proc_table *t, struct image_entry *e);
+
+static void idle_add(struct kwid_proc_table *t, struct image_entry *e)
+{
+	e->idle = true;
+	e->idle_prev = t->idle_tail;
+	e->idle_next = NULL;
+	if (t->idle_tail)
+		t->idle_tail->idle_next = e;
+	else
+		t->idle_head = e;
+	t->idle_tail = e;
+	t->nidle++;
+	while (t->nidle > IDLE_IMAGES_MAX) {
+		struct image_entry *old = t->idle_head;
+		idle_remove(t, old);
+		image_destroy(t, old);
+	}
+}
+
 struct kwid_image *proc_image_find(struct kwid_proc_table *t, const struct kwid_image_spec *spec)
 {
 	uint64_t h = spec_hash(t, spec);
 
-	for (struct image_entry *e = t->images.buckets[h & (t->images.nbuckets - 1)]; e; e = e->next)
-		if (e->hash == h && spec_equal(&e->spec, spec))
+	for (struct image_entry *e = t->images.buckets[h & (t->images.nbuckets - 1)]; e; e = e->next) {
+		if (e->hash == h && spec_equal(&e->spec, spec)) {
+			if (e->idle)
+				idle_remove(t, e);
 			return proc_image_ref(&e->img);
+		}
+	}
 	return NULL;
 }
 
@@ -255,10 +303,16 @@ struct kwid_image *proc_image_ref(struct kwid_image *img)
 
 void proc_image_unref(struct kwid_proc_table *t, struct kwid_image *img)
 {
-	struct image_entry *e = image_of(img), **pp;
-
 	if (!img || --img->refs > 0)
 		return;
+	idle_add(t, image_of(img));
+}
+
+static void image_destroy(struct kwid_proc_table *t, struct image_entry *e)
+{
+	struct kwid_image *img = &e->img;
+	struct image_entry **pp;
+
 	for (pp = (struct image_entry **)&t->images.buckets[e->hash & (t->images.nbuckets - 1)]; *pp;
 	     pp = &(*pp)->next) {
 		if (*pp == e) {
@@ -278,7 +332,7 @@ void proc_image_unref(struct kwid_proc_table *t, struct kwid_image *img)
 	free(e);
 }
 
-size_t proc_table_image_count(struct kwid_proc_table *t) { return t->images.count; }
+size_t proc_table_image_count(struct kwid_proc_table *t) { return t->images.count - t->nidle; }
 
 /* ---- processes ---- */
 
@@ -417,6 +471,11 @@ void proc_table_free(struct kwid_proc_table *t)
 			free(e);
 			e = next;
 		}
+	}
+	while (t->idle_head) {
+		struct image_entry *e = t->idle_head;
+		idle_remove(t, e);
+		image_destroy(t, e);
 	}
 	if (t->images.count)
 		log_warn("process table freed with %zu images still referenced", t->images.count);

@@ -21,6 +21,7 @@ struct tracker_bpf {
 	struct kwid_ringbuf *rb;
 	int ring_fd;
 	volatile __u64 *drops;
+	struct bpf_program *progs[4]; /* exec, fork, exit, cgroup_attach */
 };
 
 struct tracker_iter {
@@ -98,55 +99,42 @@ int tracker_v1_subsys_map(const struct proc_cgroup_layout *l, uint8_t out[KWID_M
 	return 0;
 }
 
-static int open_tp_btf(struct tracker_bpf *b, size_t ringbuf_bytes, const uint8_t *v1, char *why, size_t whylen)
-{
-	int r;
+/* The tp_btf and raw_tp skeletons have the same maps, programs and
+ * globals; only their C types differ. */
+#define DEFINE_OPEN_SKEL(fn, field, skel)                                                              \
+	static int fn(struct tracker_bpf *b, size_t ringbuf_bytes, const uint8_t *v1, char *why,        \
+		      size_t whylen)                                                                    \
+	{                                                                                               \
+		int r;                                                                                  \
+                                                                                                        \
+		b->field = skel##__open();                                                              \
+		if (!b->field) {                                                                        \
+			r = -errno;                                                                     \
+			set_why(why, whylen, "open", r);                                                \
+			return r;                                                                       \
+		}                                                                                       \
+		memcpy((void *)b->field->rodata->v1_subsys, v1, KWID_MAX_CGROUP_V1);                    \
+		b->field->rodata->wakeup_bytes = ringbuf_bytes / 4;                                     \
+		bpf_map__set_max_entries(b->field->maps.events, (__u32)ringbuf_bytes);                  \
+		if ((r = skel##__load(b->field)) < 0) {                                                 \
+			set_why(why, whylen, "load", r);                                                \
+			return r;                                                                       \
+		}                                                                                       \
+		if ((r = skel##__attach(b->field)) < 0) {                                               \
+			set_why(why, whylen, "attach", r);                                              \
+			return r;                                                                       \
+		}                                                                                       \
+		b->ring_fd = bpf_map__fd(b->field->maps.events);                                        \
+		b->drops = &b->field->bss->ringbuf_drops;                                               \
+		b->progs[0] = b->field->progs.kwid_exec;                                                \
+		b->progs[1] = b->field->progs.kwid_fork;                                                \
+		b->progs[2] = b->field->progs.kwid_exit;                                                \
+		b->progs[3] = b->field->progs.kwid_cgroup_attach;                                       \
+		return 0;                                                                               \
+	}
 
-	b->tp = kwid_proc_tp__open();
-	if (!b->tp) {
-		set_why(why, whylen, "open", -errno);
-		return -errno;
-	}
-	memcpy((void *)b->tp->rodata->v1_subsys, v1, KWID_MAX_CGROUP_V1);
-	b->tp->rodata->wakeup_bytes = ringbuf_bytes / 4;
-	bpf_map__set_max_entries(b->tp->maps.events, (__u32)ringbuf_bytes);
-	if ((r = kwid_proc_tp__load(b->tp)) < 0) {
-		set_why(why, whylen, "load", r);
-		return r;
-	}
-	if ((r = kwid_proc_tp__attach(b->tp)) < 0) {
-		set_why(why, whylen, "attach", r);
-		return r;
-	}
-	b->ring_fd = bpf_map__fd(b->tp->maps.events);
-	b->drops = &b->tp->bss->ringbuf_drops;
-	return 0;
-}
-
-static int open_raw_tp(struct tracker_bpf *b, size_t ringbuf_bytes, const uint8_t *v1, char *why, size_t whylen)
-{
-	int r;
-
-	b->raw = kwid_proc_raw__open();
-	if (!b->raw) {
-		set_why(why, whylen, "open", -errno);
-		return -errno;
-	}
-	memcpy((void *)b->raw->rodata->v1_subsys, v1, KWID_MAX_CGROUP_V1);
-	b->raw->rodata->wakeup_bytes = ringbuf_bytes / 4;
-	bpf_map__set_max_entries(b->raw->maps.events, (__u32)ringbuf_bytes);
-	if ((r = kwid_proc_raw__load(b->raw)) < 0) {
-		set_why(why, whylen, "load", r);
-		return r;
-	}
-	if ((r = kwid_proc_raw__attach(b->raw)) < 0) {
-		set_why(why, whylen, "attach", r);
-		return r;
-	}
-	b->ring_fd = bpf_map__fd(b->raw->maps.events);
-	b->drops = &b->raw->bss->ringbuf_drops;
-	return 0;
-}
+DEFINE_OPEN_SKEL(open_tp_btf, tp, kwid_proc_tp)
+DEFINE_OPEN_SKEL(open_raw_tp, raw, kwid_proc_raw)
 
 int tracker_bpf_open(enum tracker_mode mode, size_t ringbuf_bytes, const uint8_t v1_subsys[KWID_MAX_CGROUP_V1],
 		     struct tracker_bpf **out, char *why, size_t whylen)
@@ -214,17 +202,10 @@ static void prog_stats(struct bpf_program *prog, const char *name, json_object *
 
 void tracker_bpf_prog_stats(struct tracker_bpf *b, json_object *out)
 {
-	if (b->tp) {
-		prog_stats(b->tp->progs.kwid_exec, "exec", out);
-		prog_stats(b->tp->progs.kwid_fork, "fork", out);
-		prog_stats(b->tp->progs.kwid_exit, "exit", out);
-		prog_stats(b->tp->progs.kwid_cgroup_attach, "cgroup_attach", out);
-	} else if (b->raw) {
-		prog_stats(b->raw->progs.kwid_exec, "exec", out);
-		prog_stats(b->raw->progs.kwid_fork, "fork", out);
-		prog_stats(b->raw->progs.kwid_exit, "exit", out);
-		prog_stats(b->raw->progs.kwid_cgroup_attach, "cgroup_attach", out);
-	}
+	static const char *const names[] = {"exec", "fork", "exit", "cgroup_attach"};
+
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		prog_stats(b->progs[i], names[i], out);
 }
 
 /* ---- task iterator ---- */

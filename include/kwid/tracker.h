@@ -168,9 +168,9 @@ const char *proc_cgroup_layout_v2_mount(const struct proc_cgroup_layout *l);
 /* First controller name of hierarchy `hier` ("cpu", "blkio"), NULL if named. */
 const char *proc_cgroup_layout_controller(const struct proc_cgroup_layout *l, unsigned hier);
 
-/* Exec identity of an entry from a fresh /proc read: the start time
- * matched within a tick and the file key equal. */
 bool file_key_equal(const struct kwid_file_key *a, const struct kwid_file_key *b);
+struct stat;
+void file_key_from_stat(const struct stat *st, struct kwid_file_key *k);
 
 /* ---- BPF ring buffer consumer (userspace/ringbuf.c) ---- */
 

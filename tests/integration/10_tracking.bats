@@ -267,52 +267,43 @@ for p in json.load(sys.stdin)["processes"]:
 	grep -q "events lost, repairing the process table" "$KWID_LOG"
 }
 
-@test "raw_tp mode tracks exec, fork and exit too" {
-	start_agent --tracking-mode raw_tp
+# mode_round_trip MODE DEGRADED: the agent runs in MODE, says whether it
+# is degraded, and follows an exec of a fresh binary (path, sha256) and
+# its exit. Leaves the inspect JSON of the exec in $EXEC_JSON.
+mode_round_trip() {
+	local mode=$1 degraded=$2 bin="$WORK/$1-sleep"
+	start_agent --tracking-mode "$mode"
 	run kwidctl status --json
-	[ "$(echo "$output" | jget tracking.mode)" = raw_tp ]
-	[ "$(echo "$output" | jget tracking.degraded)" = false ]
-	cp /bin/sleep "$WORK/raw-sleep"
-	bg "$WORK/raw-sleep" 300
+	[ "$(echo "$output" | jget tracking.mode)" = "$mode" ]
+	[ "$(echo "$output" | jget tracking.degraded)" = "$degraded" ]
+	cp /bin/sleep "$bin"
+	bg "$bin" 300
 	wait_until 10 measured "$BG"
-	[ "$(inspect_field "$BG" origin)" = exec ]
-	[ "$(inspect_field "$BG" sha256)" = "$(sha256sum "$WORK/raw-sleep" | cut -d' ' -f1)" ]
+	EXEC_JSON=$(kwidctl inspect --json "$BG")
+	[ "$(echo "$EXEC_JSON" | jget path)" = "$bin" ]
+	[ "$(echo "$EXEC_JSON" | jget sha256)" = "$(sha256sum "$bin" | cut -d' ' -f1)" ]
 	kill "$BG"
 	wait "$BG" 2>/dev/null || true
 	wait_until 10 gone "$BG"
+}
+
+@test "raw_tp mode tracks exec and exit too" {
+	mode_round_trip raw_tp false
+	[ "$(echo "$EXEC_JSON" | jget origin)" = exec ]
+	[ "$(echo "$EXEC_JSON" | jget exec_seq_synthetic)" = false ]
 }
 
 @test "proc_poll mode is loud about being degraded and still tracks processes" {
-	start_agent --tracking-mode proc_poll
+	mode_round_trip proc_poll true
 	grep -q "DEGRADED" "$KWID_LOG"
-	run kwidctl status --json
-	[ "$(echo "$output" | jget tracking.mode)" = proc_poll ]
-	[ "$(echo "$output" | jget tracking.degraded)" = true ]
-	cp /bin/sleep "$WORK/polled"
-	bg "$WORK/polled" 300
-	wait_until 10 measured "$BG"
-	run kwidctl inspect --json "$BG"
-	[ "$(echo "$output" | jget path)" = "$WORK/polled" ]
-	[ "$(echo "$output" | jget exec_seq_synthetic)" = true ]
-	[ "$(echo "$output" | jget start_coarse)" = true ]
-	[ "$(echo "$output" | jget sha256)" = "$(sha256sum "$WORK/polled" | cut -d' ' -f1)" ]
-	kill "$BG"
-	wait "$BG" 2>/dev/null || true
-	wait_until 10 gone "$BG"
+	[ "$(echo "$EXEC_JSON" | jget exec_seq_synthetic)" = true ]
+	[ "$(echo "$EXEC_JSON" | jget start_coarse)" = true ]
 }
 
 @test "proc_connector mode follows exec and exit" {
-	start_agent --tracking-mode proc_connector
-	run kwidctl status --json
-	[ "$(echo "$output" | jget tracking.mode)" = proc_connector ]
-	[ "$(echo "$output" | jget tracking.degraded)" = true ]
-	cp /bin/sleep "$WORK/cn-sleep"
-	bg "$WORK/cn-sleep" 300
-	wait_until 10 measured "$BG"
-	[ "$(inspect_field "$BG" path)" = "$WORK/cn-sleep" ]
-	kill "$BG"
-	wait "$BG" 2>/dev/null || true
-	wait_until 10 gone "$BG"
+	mode_round_trip proc_connector true
+	grep -q "DEGRADED" "$KWID_LOG"
+	[ "$(echo "$EXEC_JSON" | jget origin)" = exec ]
 }
 
 @test "kwid-agent --probe prints what the kernel offers and the mode in use" {
