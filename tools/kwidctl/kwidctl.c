@@ -3,6 +3,7 @@
 #include "kwidctl.h"
 
 #include <getopt.h>
+#include <signal.h>
 
 extern const struct kwidctl_command kwidctl_status_commands[];
 extern const struct kwidctl_command kwidctl_proc_commands[];
@@ -57,6 +58,7 @@ int main(int argc, char **argv)
 
 	if (!args)
 		return KWIDCTL_FAILED;
+	signal(SIGPIPE, SIG_IGN); /* a closed socket is an error to report, not a death */
 	env = getenv("SPIFFE_ENDPOINT_SOCKET");
 	ctx.api_socket = env && *env ? env : KWIDCTL_DEFAULT_API_SOCKET;
 	for (; i < argc; i++) {
