@@ -59,6 +59,7 @@ json_object *proc_to_ps_json(const struct kwid_proc *p)
 
 	add_u64(o, "tgid", (uint64_t)p->id.tgid);
 	add_u64(o, "ppid", (uint64_t)p->ppid);
+	add_u64(o, "parent_start_ns", p->parent_start_ns);
 	add_u64(o, "start_ns", p->id.start_ns);
 	add_u64(o, "exec_seq", p->id.exec_seq);
 	add_str(o, "comm", p->comm);

@@ -9,9 +9,17 @@
 struct ps_node {
 	json_object *p;
 	int64_t tgid, ppid;
+	uint64_t start_ns, parent_start_ns;
 	size_t first_child, next_sibling; /* indexes + 1; 0 = none */
-	bool has_parent;
+	bool has_parent, printed;
 };
+
+/* /proc start times have clock-tick precision (USER_HZ = 100): compare at
+ * that precision so a parent read from /proc still matches. */
+static bool same_start(uint64_t a, uint64_t b)
+{
+	return a / 10000000ull == b / 10000000ull;
+}
 
 static int cmp_tgid(const void *a, const void *b)
 {
@@ -44,7 +52,10 @@ static void ps_row(struct table *t, json_object *p, const char *prefix)
 }
 
 /* Depth-first, children in pid order; iterative so a deep chain of
- * processes cannot exhaust kwidctl's stack. */
+ * processes cannot exhaust kwidctl's stack. Roots are processes whose
+ * parent is not in the table; a second pass prints whatever a cycle of
+ * stale parent links kept out of reach (cannot happen with the start-time
+ * check, but a table is data and data is not trusted). */
 static void ps_tree(struct table *t, struct ps_node *nodes, size_t n)
 {
 	_cleanup_free_ size_t *stack = calloc(n + 1, sizeof(size_t));
@@ -53,15 +64,19 @@ static void ps_tree(struct table *t, struct ps_node *nodes, size_t n)
 
 	if (!stack || !depth)
 		return;
-	for (size_t root = 0; root < n; root++) {
+	for (size_t pass = 0, root = 0; pass < 2; root = 0, pass++)
+	for (; root < n; root++) {
 		size_t sp = 0;
-		if (nodes[root].has_parent)
+		if (nodes[root].printed || (pass == 0 && nodes[root].has_parent))
 			continue;
 		stack[sp] = root;
 		depth[sp++] = 0;
 		while (sp) {
 			size_t i = stack[--sp], d = depth[sp], c;
 			size_t ind = MIN(d * 2, sizeof(prefix) - 4);
+			if (nodes[i].printed)
+				continue;
+			nodes[i].printed = true;
 			memset(prefix, ' ', ind);
 			strcpy(prefix + ind, d ? "\\_ " : "");
 			ps_row(t, nodes[i].p, prefix);
@@ -111,6 +126,8 @@ static int cmd_ps(struct kwidctl *ctx, int argc, char **argv)
 		nodes[i].p = json_object_array_get_idx(list, i);
 		nodes[i].tgid = jint(nodes[i].p, "tgid", 0);
 		nodes[i].ppid = jint(nodes[i].p, "ppid", 0);
+		nodes[i].start_ns = (uint64_t)jint(nodes[i].p, "start_ns", 0);
+		nodes[i].parent_start_ns = (uint64_t)jint(nodes[i].p, "parent_start_ns", 0);
 	}
 	if (flat) {
 		for (size_t i = 0; i < n; i++)
@@ -126,7 +143,8 @@ static int cmd_ps(struct kwidctl *ctx, int argc, char **argv)
 				} else if (nodes[mid].tgid > nodes[i].ppid) {
 					hi = mid;
 				} else {
-					if (mid != i) {
+					/* the same pid, and the same process */
+					if (mid != i && same_start(nodes[mid].start_ns, nodes[i].parent_start_ns)) {
 						nodes[i].has_parent = true;
 						nodes[i].next_sibling = nodes[mid].first_child;
 						nodes[mid].first_child = i + 1;
