@@ -2,6 +2,7 @@
  * in data-flow order, privilege drop, and the event loop. */
 #include "kwid/admin.h"
 #include "kwid/agent.h"
+#include "kwid/attest.h"
 #include "kwid/log.h"
 #include "kwid/node.h"
 #include "kwid/privs.h"
@@ -157,6 +158,9 @@ static int agent_start(struct kwid_agent *a)
 	if (r < 0)
 		return r;
 	/* attestors (unix, container, k8s, systemd, lineage, node) */
+	r = attestors_new(a, &a->attestors);
+	if (r < 0)
+		return r;
 	/* entries -> authority -> SVID cache */
 	/* Workload API */
 
@@ -170,6 +174,8 @@ static int agent_start(struct kwid_agent *a)
 static void agent_stop(struct kwid_agent *a)
 {
 	/* Reverse order of agent_start. */
+	attestors_free(a->attestors);
+	a->attestors = NULL;
 	node_free(a->node);
 	tracking_stop(a);
 	admin_free(a->admin);

@@ -508,7 +508,10 @@ int tracker_sync(struct kwid_tracker *tr)
 
 static int pidfd_alive(int pidfd)
 {
-	if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0)
+	/* EPERM means the process exists but may not be signalled by us: the
+	 * agent keeps no CAP_KILL after privs_apply(), so every process of
+	 * another uid answers so. */
+	if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0 && errno != EPERM)
 		return -errno;
 	return 0;
 }
