@@ -312,6 +312,8 @@ static void run_deferred(struct kwid_loop *l)
 	for (size_t i = 0; i < n; i++)
 		if (l->deferred[i].fn)
 			l->deferred[i].fn(l->deferred[i].userdata);
+	if (n == 0)
+		return;
 	memmove(l->deferred, l->deferred + n, (l->deferred_len - n) * sizeof(*l->deferred));
 	l->deferred_len -= n;
 }
