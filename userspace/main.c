@@ -3,6 +3,7 @@
 #include "kwid/admin.h"
 #include "kwid/agent.h"
 #include "kwid/log.h"
+#include "kwid/spiffe_id.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -147,6 +148,7 @@ int main(int argc, char **argv)
 	struct cmdline cl = {0};
 	struct kwid_agent agent = {0};
 	_cleanup_free_ char *errmsg = NULL;
+	const char *why;
 	int r;
 
 	if (parse_cmdline(argc, argv, &cl) < 0)
@@ -155,6 +157,11 @@ int main(int argc, char **argv)
 	json_object_put(cl.overrides);
 	if (r < 0) {
 		fprintf(stderr, "kwid-agent: %s\n", errmsg ? errmsg : strerror(-r));
+		return 2;
+	}
+	if (spiffe_trust_domain_validate(agent.cfg->trust_domain, &why) < 0) {
+		fprintf(stderr, "kwid-agent: invalid trust_domain \"%s\": %s\n", agent.cfg->trust_domain, why);
+		config_free(agent.cfg);
 		return 2;
 	}
 	log_set_level(agent.cfg->log_level);
