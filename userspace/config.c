@@ -101,12 +101,15 @@ static int merge(json_object *dst, json_object *src, const char *what, const cha
 	return 0;
 }
 
-static json_object *lookup(json_object *root, const char *key)
+/* json-c stores a JSON null as a NULL value: *found tells a key that is
+ * present with null from one that is absent. */
+static json_object *lookup(json_object *root, const char *key, bool *found)
 {
 	char buf[256];
 	char *save = NULL, *part;
 	json_object *cur = root;
 
+	*found = false;
 	if (strscpy(buf, key, sizeof(buf)) < 0)
 		return NULL;
 	for (part = strtok_r(buf, ".", &save); part; part = strtok_r(NULL, ".", &save)) {
@@ -114,19 +117,23 @@ static json_object *lookup(json_object *root, const char *key)
 		    !json_object_object_get_ex(cur, part, &cur))
 			return NULL;
 	}
+	*found = true;
 	return cur;
 }
 
 json_object *config_get(const struct kwid_config *cfg, const char *key)
 {
-	return lookup(cfg->root, key);
+	bool found;
+
+	return lookup(cfg->root, key, &found);
 }
 
 int config_get_string(const struct kwid_config *cfg, const char *key, const char **out)
 {
-	json_object *v = config_get(cfg, key);
+	bool found;
+	json_object *v = lookup(cfg->root, key, &found);
 
-	if (v && json_object_is_type(v, json_type_null)) {
+	if (found && (!v || json_object_is_type(v, json_type_null))) {
 		*out = NULL;
 		return 0;
 	}
@@ -166,7 +173,8 @@ int config_get_bool(const struct kwid_config *cfg, const char *key, bool *out)
 static int require_string(json_object *root, const char *key, bool absolute, const char **out,
 			  char **errmsg)
 {
-	json_object *v = lookup(root, key);
+	bool found;
+	json_object *v = lookup(root, key, &found);
 	const char *s;
 
 	if (!v || !json_object_is_type(v, json_type_string))
@@ -196,6 +204,7 @@ int config_load(const char *path, json_object *overrides, struct kwid_config **o
 	_cleanup_(config_freep) struct kwid_config *cfg = NULL;
 	_cleanup_free_ char *text = NULL;
 	json_object *file = NULL, *lvl;
+	bool found;
 	int r;
 
 	cfg = calloc(1, sizeof(*cfg));
@@ -231,7 +240,7 @@ int config_load(const char *path, json_object *overrides, struct kwid_config **o
 	    (r = require_string(cfg->root, "admin_socket", true, &cfg->admin_socket_path, errmsg)) < 0 ||
 	    (r = require_string(cfg->root, "state_dir", true, &cfg->state_dir, errmsg)) < 0)
 		return r;
-	lvl = lookup(cfg->root, "log_level");
+	lvl = lookup(cfg->root, "log_level", &found);
 	if (log_level_from_string(json_object_get_string(lvl), &cfg->log_level) < 0)
 		return errmsgf(errmsg, "config: key 'log_level' must be error, warn, info or debug, not '%s'",
 			       json_object_get_string(lvl));
