@@ -2,6 +2,7 @@
  * in data-flow order, privilege drop, and the event loop. */
 #include "kwid/admin.h"
 #include "kwid/agent.h"
+#include "kwid/entries.h"
 #include "kwid/log.h"
 #include "kwid/spiffe_id.h"
 
@@ -132,6 +133,9 @@ static int agent_start(struct kwid_agent *a)
 	/* kernel events -> process table -> measurer */
 	/* attestors (unix, container, k8s, systemd, lineage, node) */
 	/* entries -> authority -> SVID cache */
+	r = entries_new(a, &a->entries);
+	if (r < 0)
+		return r;
 	/* Workload API */
 	return 0;
 }
@@ -139,6 +143,7 @@ static int agent_start(struct kwid_agent *a)
 static void agent_stop(struct kwid_agent *a)
 {
 	/* Reverse order of agent_start. */
+	entries_free(a->entries);
 	admin_free(a->admin);
 	agent_free_subscriptions(a);
 }
