@@ -546,9 +546,12 @@ static int open_store(struct kwid_entries *es)
 	if (r < 0)
 		return r;
 	r = entry_store_load(es->store, load_stored, es, &errmsg);
-	if (r < 0)
-		return log_error_errno(r, "entries: cannot load the entry store: %s (repair or move the file away)",
-				       errmsg ? errmsg : "?");
+	if (r < 0) {
+		log_error("entries: cannot load the entry store: %s", errmsg ? errmsg : strerror(-r));
+		log_error("entries: not starting with part of the entries missing: repair that file or move it out of %s",
+			  entry_store_path(es->store));
+		return r;
+	}
 	log_info("entries: %zu entries loaded from %s", entries_count(es), entry_store_path(es->store));
 	return 0;
 }

@@ -150,9 +150,10 @@ static int read_one(int dirfd, const char *name, json_object **out, char **errms
 	r = read_trusted(dirfd, name, &text, errmsg);
 	if (r < 0)
 		return r;
-	r = config_parse_text(text, "JSON", &root, &jerr);
+	/* config_parse_text() allows comments: handy in hand-written files. */
+	r = config_parse_text(text, "content", &root, &jerr);
 	if (r < 0)
-		return errmsgf(errmsg, "%s", jerr ? jerr : "not JSON");
+		return errmsgf(errmsg, "%s", jerr ? jerr + strlen("content: ") : "not JSON");
 	r = check_entries(root, out, errmsg);
 	json_object_put(root);
 	return r;

@@ -116,7 +116,7 @@ const char *entry_store_path(const struct entry_store *st)
 /* Parse one store file into an entry whose id must match the file name. */
 static int load_one(struct entry_store *st, const char *name, struct kwid_entry **out, char **errmsg)
 {
-	_cleanup_free_ char *text = NULL, *jerr = NULL;
+	_cleanup_free_ char *text = NULL, *jerr = NULL, *path = NULL;
 	json_object *root = NULL, *version, *obj;
 	struct entry_error err;
 	struct kwid_entry *e = NULL;
@@ -126,9 +126,11 @@ static int load_one(struct entry_store *st, const char *name, struct kwid_entry 
 	r = read_file_at(st->dfd, name, ENTRY_STORE_FILE_MAX, &text, NULL);
 	if (r < 0)
 		return errmsgf(errmsg, r, "%s/%s: cannot read: %s", st->path, name, strerror(-r));
-	r = config_parse_text(text, name, &root, &jerr);
+	if (asprintf(&path, "%s/%s", st->path, name) < 0)
+		return -ENOMEM;
+	r = config_parse_text(text, path, &root, &jerr);
 	if (r < 0)
-		return errmsgf(errmsg, r, "%s/%s: %s", st->path, name, jerr ? jerr : "not JSON");
+		return errmsgf(errmsg, r, "%s", jerr ? jerr : path);
 	if (!json_object_object_get_ex(root, "version", &version) ||
 	    json_object_get_int(version) != STORE_FORMAT_VERSION ||
 	    !json_object_object_get_ex(root, "entry", &obj)) {
