@@ -86,7 +86,7 @@ DEB_PKGS := gcc make pkg-config clang llvm libclang-rt-14-dev bpftool libbpf-dev
 	zlib1g-dev libssl-dev openssl libjson-c-dev libtss2-dev libtss2-tcti-swtpm0 libcap-dev \
 	libseccomp-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev \
 	libcmocka-dev bats swtpm swtpm-tools tpm2-tools python3 python3-grpcio python3-grpc-tools \
-	python3-cryptography python3-jwt procps util-linux coreutils iproute2 kmod
+	python3-cryptography python3-jwt procps util-linux coreutils iproute2 kmod libcap2-bin
 
 deps:
 	@missing=""; \

@@ -4,6 +4,7 @@
 #include "kwid/agent.h"
 #include "kwid/entries.h"
 #include "kwid/log.h"
+#include "kwid/privs.h"
 #include "kwid/spiffe_id.h"
 
 #include <getopt.h>
@@ -137,7 +138,12 @@ static int agent_start(struct kwid_agent *a)
 	if (r < 0)
 		return r;
 	/* Workload API */
-	return 0;
+
+	/* Start-up is over: keep only what the parts declared. */
+	r = agent_status_register(a, "privileges", privs_status, NULL);
+	if (r < 0)
+		return r;
+	return privs_apply();
 }
 
 static void agent_stop(struct kwid_agent *a)

@@ -3,6 +3,7 @@
 #include "kwidctl.h"
 
 #include <getopt.h>
+#include <signal.h>
 
 extern const struct kwidctl_command kwidctl_status_commands[];
 extern const struct kwidctl_command kwidctl_entry_commands[];
@@ -57,6 +58,8 @@ int main(int argc, char **argv)
 
 	if (!args)
 		return KWIDCTL_FAILED;
+	/* A closed socket must surface as EPIPE, not kill us silently. */
+	signal(SIGPIPE, SIG_IGN);
 	env = getenv("SPIFFE_ENDPOINT_SOCKET");
 	ctx.api_socket = env && *env ? env : KWIDCTL_DEFAULT_API_SOCKET;
 	for (; i < argc; i++) {
