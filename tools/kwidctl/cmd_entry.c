@@ -353,6 +353,103 @@ static int cmd_delete(struct kwidctl *ctx, int argc, char **argv)
 	return KWIDCTL_OK;
 }
 
+/* ---- why ---- */
+
+static void print_why_selectors(json_object *res)
+{
+	json_object *groups = jget(res, "attestors");
+	size_t n = groups ? json_object_array_length(groups) : 0;
+
+	printf("selectors (%zu):\n", json_object_array_length(jget(res, "selectors")));
+	for (size_t i = 0; i < n; i++) {
+		json_object *g = json_object_array_get_idx(groups, i), *sels = jget(g, "selectors");
+		size_t ns = sels ? json_object_array_length(sels) : 0;
+
+		if (jstr(g, "error"))
+			printf("  %-12s failed: %s\n", jstr(g, "attestor"), jstr(g, "error"));
+		for (size_t k = 0; k < ns; k++)
+			printf("  %-12s %s\n", k ? "" : jstr(g, "attestor"),
+			       json_object_get_string(json_object_array_get_idx(sels, k)));
+	}
+}
+
+static int print_why_matches(json_object *res)
+{
+	static const char *const headers[] = {"ID", "SPIFFE ID", "SELECTORS"};
+	_cleanup_(table_freep) struct table *t = table_new(ARRAY_SIZE(headers), headers);
+	json_object *m = jget(res, "matches");
+	size_t n = m ? json_object_array_length(m) : 0;
+
+	if (!t)
+		return KWIDCTL_FAILED;
+	if (n == 0) {
+		printf("\nno entry matches: the Workload API gives this process no identity\n");
+		return KWIDCTL_OK;
+	}
+	printf("\nmatching entries (%zu; the first is the default identity):\n", n);
+	for (size_t i = 0; i < n; i++) {
+		json_object *e = json_object_array_get_idx(m, i);
+		_cleanup_free_ char *sels = join(jget(e, "selectors"), ",");
+		const char *cells[] = {jstr(e, "id"), jstr(e, "spiffe_id"), sels};
+		if (table_add(t, cells) < 0)
+			return KWIDCTL_FAILED;
+	}
+	table_print(t, stdout);
+	return KWIDCTL_OK;
+}
+
+static int print_why_near_misses(json_object *res)
+{
+	static const char *const headers[] = {"ID", "SPIFFE ID", "MISSING SELECTORS"};
+	_cleanup_(table_freep) struct table *t = table_new(ARRAY_SIZE(headers), headers);
+	json_object *nm = jget(res, "near_misses");
+	size_t n = nm ? json_object_array_length(nm) : 0;
+
+	if (!t)
+		return KWIDCTL_FAILED;
+	if (n == 0)
+		return KWIDCTL_OK;
+	printf("\nnear misses (entries sharing a selector with it, fewest missing first):\n");
+	for (size_t i = 0; i < n; i++) {
+		json_object *o = json_object_array_get_idx(nm, i), *e = jget(o, "entry"), *exp = jget(e, "expired");
+		_cleanup_free_ char *missing = join(jget(o, "missing"), ",");
+		const char *cells[] = {jstr(e, "id"), jstr(e, "spiffe_id"),
+				       missing && *missing ? missing : (exp && json_object_get_boolean(exp) ? "(expired)" : "-")};
+		if (table_add(t, cells) < 0)
+			return KWIDCTL_FAILED;
+	}
+	table_print(t, stdout);
+	return KWIDCTL_OK;
+}
+
+static int cmd_why(struct kwidctl *ctx, int argc, char **argv)
+{
+	json_object *args, *res;
+	pid_t pid;
+	int r;
+
+	if (argc != 2 || parse_pid(argv[1], &pid) < 0)
+		return kwidctl_usage("why");
+	args = json_object_new_object();
+	json_object_object_add(args, "pid", json_object_new_int(pid));
+	r = kwidctl_call(ctx, "why", args, &res);
+	if (r)
+		return r;
+	if (ctx->json) {
+		kwidctl_print_json(res);
+	} else {
+		json_object *exec = jget(res, "exec");
+		printf("process %d (exec #%lld, started at %lld ns boot time)\n", (int)pid,
+		       (long long)jint(exec, "exec_seq", 0), (long long)jint(exec, "start_ns", 0));
+		print_why_selectors(res);
+		r = print_why_matches(res);
+		if (r == KWIDCTL_OK)
+			r = print_why_near_misses(res);
+	}
+	json_object_put(res);
+	return r;
+}
+
 const struct kwidctl_command kwidctl_entry_commands[] = {
 	{"entry create", cmd_create,
 	 "--spiffe-id ID --selector TYPE:VALUE [--selector ...] [--x509-svid-ttl SECONDS] "
@@ -363,5 +460,7 @@ const struct kwidctl_command kwidctl_entry_commands[] = {
 	 "every registration entry, default identity order (oldest first)"},
 	{"entry show", cmd_show, "ID [--json]", "one registration entry"},
 	{"entry delete", cmd_delete, "ID", "delete a registration entry (not a read-only one)"},
+	{"why", cmd_why, "PID [--json]",
+	 "attest a process: the entries it matches (first: default identity) and near misses"},
 	{NULL, NULL, NULL, NULL},
 };
