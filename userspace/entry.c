@@ -356,7 +356,7 @@ static int parse_field(const char *key, json_object *v, unsigned flags, struct k
 		return parse_int(v, key, 0, ENTRY_EXPIRES_MAX, false, &e->expires_at, err);
 	if (streq(key, "created_at_ns") && (flags & ENTRY_JSON_ALLOW_CREATED))
 		return parse_int(v, key, 0, INT64_MAX, false, &e->created_ns, err);
-	return fail(err, key, NULL,
+	return fail(err, *key ? key : "\"\"", NULL,
 		    "unknown field (known: id, spiffe_id, selectors, x509_svid_ttl, jwt_svid_ttl, "
 		    "dns_names, hint, expires_at%s)",
 		    (flags & ENTRY_JSON_ALLOW_CREATED) ? ", created_at_ns" : "");
@@ -402,7 +402,7 @@ json_object *entry_to_json(const struct kwid_entry *e, bool with_state, int64_t 
 {
 	json_object *o = json_object_new_object();
 
-	json_object_object_add(o, "id", json_object_new_string(e->id));
+	json_object_object_add(o, "id", e->id ? json_object_new_string(e->id) : NULL);
 	json_object_object_add(o, "spiffe_id", json_object_new_string(e->spiffe_id));
 	json_object_object_add(o, "selectors", string_array(e->selectors.v, e->selectors.n));
 	json_object_object_add(o, "x509_svid_ttl", json_object_new_int64(e->x509_svid_ttl));
@@ -424,7 +424,7 @@ json_object *entry_to_json(const struct kwid_entry *e, bool with_state, int64_t 
 
 bool entry_equal(const struct kwid_entry *a, const struct kwid_entry *b)
 {
-	if (!streq(a->id, b->id) || !streq(a->spiffe_id, b->spiffe_id) || !streq_ptr(a->hint, b->hint) ||
+	if (!streq_ptr(a->id, b->id) || !streq(a->spiffe_id, b->spiffe_id) || !streq_ptr(a->hint, b->hint) ||
 	    a->x509_svid_ttl != b->x509_svid_ttl || a->jwt_svid_ttl != b->jwt_svid_ttl ||
 	    a->expires_at != b->expires_at || a->created_ns != b->created_ns ||
 	    a->selectors.n != b->selectors.n || a->ndns != b->ndns)
