@@ -17,7 +17,7 @@ static void print_value(const char *key, json_object *v, int depth)
 		printf("\n");
 		return;
 	}
-	printf("%*s%-*s %s\n", depth * 2, "", 24 - depth * 2, key, json_object_get_string(v));
+	printf("%*s%-*s %s\n", depth * 2, "", 24 - depth * 2, key, v ? json_object_get_string(v) : "-");
 }
 
 static int cmd_status(struct kwidctl *ctx, int argc, char **argv)
