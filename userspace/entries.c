@@ -12,7 +12,6 @@
 #include "kwid/spiffe_id.h"
 #include "kwid/strmap.h"
 
-#include <stdarg.h>
 #include <time.h>
 
 #define ENTRIES_MAX_DEFAULT 1000000
@@ -49,22 +48,6 @@ int entries_admin_register(struct kwid_agent *a, struct kwid_entries *es);
 static int64_t now_unix(void)
 {
 	return (int64_t)(now_real_ns() / 1000000000ull);
-}
-
-static int errf(struct entry_error *err, const char *field, const char *value, const char *fmt, ...)
-	_printf_(4, 5);
-static int errf(struct entry_error *err, const char *field, const char *value, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err)
-		return -EINVAL;
-	snprintf(err->field, sizeof(err->field), "%s", field);
-	snprintf(err->value, sizeof(err->value), "%s", value ? value : "");
-	va_start(ap, fmt);
-	vsnprintf(err->rule, sizeof(err->rule), fmt, ap);
-	va_end(ap);
-	return -EINVAL;
 }
 
 /* ---- deferred freeing ---- */
@@ -159,17 +142,17 @@ static int check_new(struct kwid_entries *es, struct kwid_entry *e, const char *
 
 	if (!spiffe_id_is_workload_in(e->spiffe_id, es->trust_domain)) {
 		if (spiffe_id_trust_domain(e->spiffe_id, td, sizeof(td)) == 0 && !streq(td, es->trust_domain))
-			return errf(err, "spiffe_id", e->spiffe_id,
+			return entry_error_set(err, "spiffe_id", e->spiffe_id,
 				    "trust domain %s is not the agent's (%s)", td, es->trust_domain);
-		return errf(err, "spiffe_id", e->spiffe_id, "not a workload SPIFFE ID of %s",
+		return entry_error_set(err, "spiffe_id", e->spiffe_id, "not a workload SPIFFE ID of %s",
 			    es->trust_domain);
 	}
 	if (strmap_size(es->by_id) >= es->max_entries)
-		return errf(err, "entry", NULL, "the agent already holds %llu entries (entries.max_entries)",
+		return entry_error_set(err, "entry", NULL, "the agent already holds %llu entries (entries.max_entries)",
 			    (unsigned long long)es->max_entries);
 	other = strmap_get(es->by_identity, identity);
 	if (other)
-		return errf(err, "selectors", NULL,
+		return entry_error_set(err, "selectors", NULL,
 			    "entry %s already maps exactly these selectors to %s (duplicate)", other->id,
 			    e->spiffe_id);
 	if (!e->id) {
@@ -183,7 +166,7 @@ static int check_new(struct kwid_entries *es, struct kwid_entry *e, const char *
 	}
 	other = strmap_get(es->by_id, e->id);
 	if (other)
-		return errf(err, "id", e->id, "an entry with this id exists already%s",
+		return entry_error_set(err, "id", e->id, "an entry with this id exists already%s",
 			    other->read_only ? " (read-only, from the entries directory)" : "");
 	return 0;
 }
@@ -280,17 +263,6 @@ int entries_delete(struct kwid_entries *es, const char *id)
 
 /* ---- read-only entries ---- */
 
-static int append_error(char **errors, const char *msg)
-{
-	char *n;
-
-	if (asprintf(&n, "%s%s%s", *errors ? *errors : "", *errors ? "; " : "", msg) < 0)
-		return -ENOMEM;
-	free(*errors);
-	*errors = n;
-	return 0;
-}
-
 /* Drop the read-only entries `v` does not hold unchanged; mark the ones
  * kept by clearing their slot in v. Returns whether anything changed. */
 static bool drop_changed_read_only(struct kwid_entries *es, struct kwid_entry **v, size_t n)
@@ -349,11 +321,7 @@ int entries_replace_read_only(struct kwid_entries *es, struct kwid_entry **v, si
 			entry_error_format(&err, NULL, msg, sizeof(msg));
 		else
 			snprintf(msg, sizeof(msg), "%s", strerror(-r));
-		{
-			char full[900];
-			snprintf(full, sizeof(full), "%s: %s", v[i]->source ? v[i]->source : "?", msg);
-			append_error(errors, full);
-		}
+		errmsg_append(errors, "%s: %s", v[i]->source ? v[i]->source : "?", msg);
 		entry_free(v[i]);
 		dropped++;
 	}

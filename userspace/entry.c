@@ -54,9 +54,7 @@ static void escape_value(char *dst, size_t len, const char *src)
 	dst[MIN(o, len - 1)] = '\0';
 }
 
-static int fail(struct entry_error *err, const char *field, const char *value, const char *fmt, ...)
-	_printf_(4, 5);
-static int fail(struct entry_error *err, const char *field, const char *value, const char *fmt, ...)
+int entry_error_set(struct entry_error *err, const char *field, const char *value, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -215,12 +213,12 @@ static int parse_string(json_object *v, const char *field, int (*check)(const ch
 	const char *s, *why;
 
 	if (!json_object_is_type(v, json_type_string))
-		return fail(err, field, NULL, "must be a string");
+		return entry_error_set(err, field, NULL, "must be a string");
 	s = json_object_get_string(v);
 	if (strlen(s) != (size_t)json_object_get_string_len(v))
-		return fail(err, field, s, "must not hold a NUL byte");
+		return entry_error_set(err, field, s, "must not hold a NUL byte");
 	if (check(s, &why) < 0)
-		return fail(err, field, s, "%s", why);
+		return entry_error_set(err, field, s, "%s", why);
 	*out = strdup(s);
 	return *out ? 0 : -ENOMEM;
 }
@@ -232,15 +230,15 @@ static int parse_int(json_object *v, const char *field, int64_t min, int64_t max
 	int64_t n;
 
 	if (!json_object_is_type(v, json_type_int))
-		return fail(err, field, NULL, "must be an integer");
+		return entry_error_set(err, field, NULL, "must be an integer");
 	errno = 0;
 	n = json_object_get_int64(v);
 	snprintf(num, sizeof(num), "%" PRId64, n);
 	if (errno == ERANGE || ((n < min || n > max) && !(zero_ok && n == 0))) {
 		if (zero_ok)
-			return fail(err, field, num, "must be 0 (default) or between %" PRId64 " and %" PRId64,
+			return entry_error_set(err, field, num, "must be 0 (default) or between %" PRId64 " and %" PRId64,
 				    min, max);
-		return fail(err, field, num, "must be between %" PRId64 " and %" PRId64, min, max);
+		return entry_error_set(err, field, num, "must be between %" PRId64 " and %" PRId64, min, max);
 	}
 	*out = n;
 	return 0;
@@ -251,12 +249,12 @@ static int parse_selectors(json_object *v, struct kwid_entry *e, struct entry_er
 	size_t n;
 
 	if (!json_object_is_type(v, json_type_array))
-		return fail(err, "selectors", NULL, "must be an array of \"type:value\" strings");
+		return entry_error_set(err, "selectors", NULL, "must be an array of \"type:value\" strings");
 	n = json_object_array_length(v);
 	if (n == 0)
-		return fail(err, "selectors", NULL, "an entry needs at least one selector");
+		return entry_error_set(err, "selectors", NULL, "an entry needs at least one selector");
 	if (n > ENTRY_MAX_SELECTORS)
-		return fail(err, "selectors", NULL, "an entry may have at most %d selectors",
+		return entry_error_set(err, "selectors", NULL, "an entry may have at most %d selectors",
 			    ENTRY_MAX_SELECTORS);
 	for (size_t i = 0; i < n; i++) {
 		json_object *s = json_object_array_get_idx(v, i);
@@ -264,12 +262,12 @@ static int parse_selectors(json_object *v, struct kwid_entry *e, struct entry_er
 		int r;
 
 		if (!json_object_is_type(s, json_type_string))
-			return fail(err, "selectors", NULL, "must be an array of \"type:value\" strings");
+			return entry_error_set(err, "selectors", NULL, "must be an array of \"type:value\" strings");
 		sel = json_object_get_string(s);
 		if (strlen(sel) != (size_t)json_object_get_string_len(s))
-			return fail(err, "selectors", sel, "must not hold a NUL byte");
+			return entry_error_set(err, "selectors", sel, "must not hold a NUL byte");
 		if (selector_validate(sel, &why) < 0)
-			return fail(err, "selectors", sel, "%s", why);
+			return entry_error_set(err, "selectors", sel, "%s", why);
 		r = selset_add_str(&e->selectors, sel);
 		if (r < 0)
 			return r;
@@ -280,7 +278,7 @@ static int parse_selectors(json_object *v, struct kwid_entry *e, struct entry_er
 			const char *a = json_object_get_string(json_object_array_get_idx(v, i));
 			for (size_t j = i + 1; j < n; j++)
 				if (streq(a, json_object_get_string(json_object_array_get_idx(v, j))))
-					return fail(err, "selectors", a, "selector is given twice");
+					return entry_error_set(err, "selectors", a, "selector is given twice");
 		}
 	}
 	return 0;
@@ -291,10 +289,10 @@ static int parse_dns_names(json_object *v, struct kwid_entry *e, struct entry_er
 	size_t n;
 
 	if (!json_object_is_type(v, json_type_array))
-		return fail(err, "dns_names", NULL, "must be an array of strings");
+		return entry_error_set(err, "dns_names", NULL, "must be an array of strings");
 	n = json_object_array_length(v);
 	if (n > ENTRY_MAX_DNS_NAMES)
-		return fail(err, "dns_names", NULL, "an entry may have at most %d DNS names",
+		return entry_error_set(err, "dns_names", NULL, "an entry may have at most %d DNS names",
 			    ENTRY_MAX_DNS_NAMES);
 	e->dns_names = calloc_array(n, sizeof(char *));
 	if (!e->dns_names)
@@ -307,7 +305,7 @@ static int parse_dns_names(json_object *v, struct kwid_entry *e, struct entry_er
 			return r;
 		for (size_t j = 0; j < e->ndns; j++) {
 			if (streq(e->dns_names[j], name)) {
-				r = fail(err, "dns_names", name, "DNS name is given twice");
+				r = entry_error_set(err, "dns_names", name, "DNS name is given twice");
 				free(name);
 				return r;
 			}
@@ -356,7 +354,7 @@ static int parse_field(const char *key, json_object *v, unsigned flags, struct k
 		return parse_int(v, key, 0, ENTRY_EXPIRES_MAX, false, &e->expires_at, err);
 	if (streq(key, "created_at_ns") && (flags & ENTRY_JSON_ALLOW_CREATED))
 		return parse_int(v, key, 0, INT64_MAX, false, &e->created_ns, err);
-	return fail(err, *key ? key : "\"\"", NULL,
+	return entry_error_set(err, *key ? key : "\"\"", NULL,
 		    "unknown field (known: id, spiffe_id, selectors, x509_svid_ttl, jwt_svid_ttl, "
 		    "dns_names, hint, expires_at%s)",
 		    (flags & ENTRY_JSON_ALLOW_CREATED) ? ", created_at_ns" : "");
@@ -367,7 +365,7 @@ int entry_from_json(json_object *obj, unsigned flags, struct kwid_entry **out, s
 	_cleanup_(entry_freep) struct kwid_entry *e = NULL;
 
 	if (!json_object_is_type(obj, json_type_object))
-		return fail(err, "entry", NULL, "must be a JSON object");
+		return entry_error_set(err, "entry", NULL, "must be a JSON object");
 	e = entry_new();
 	if (!e)
 		return -ENOMEM;
@@ -378,11 +376,11 @@ int entry_from_json(json_object *obj, unsigned flags, struct kwid_entry **out, s
 			return r;
 	}
 	if (!e->spiffe_id)
-		return fail(err, "spiffe_id", NULL, "is required");
+		return entry_error_set(err, "spiffe_id", NULL, "is required");
 	if (e->selectors.n == 0)
-		return fail(err, "selectors", NULL, "an entry needs at least one selector");
+		return entry_error_set(err, "selectors", NULL, "an entry needs at least one selector");
 	if (!e->id && (flags & ENTRY_JSON_NEED_ID))
-		return fail(err, "id", NULL, "is required");
+		return entry_error_set(err, "id", NULL, "is required");
 	*out = TAKE_PTR(e);
 	return 0;
 }

@@ -11,7 +11,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
-#include <stdarg.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 
@@ -36,41 +35,6 @@ struct entry_dir {
 	size_t nfiles;
 };
 
-static int errmsgf(char **errmsg, const char *fmt, ...) _printf_(2, 3);
-static int errmsgf(char **errmsg, const char *fmt, ...)
-{
-	va_list ap;
-	char *n;
-	int r;
-
-	va_start(ap, fmt);
-	r = vasprintf(&n, fmt, ap);
-	va_end(ap);
-	if (r < 0)
-		return -ENOMEM;
-	free(*errmsg);
-	*errmsg = n;
-	return -EINVAL;
-}
-
-/* Append "; <message>" to *errors (or start it). */
-static void add_error(char **errors, const char *fmt, ...) _printf_(2, 3);
-static void add_error(char **errors, const char *fmt, ...)
-{
-	_cleanup_free_ char *msg = NULL;
-	va_list ap;
-	char *n;
-	int r;
-
-	va_start(ap, fmt);
-	r = vasprintf(&msg, fmt, ap);
-	va_end(ap);
-	if (r < 0 || asprintf(&n, "%s%s%s", *errors ? *errors : "", *errors ? "; " : "", msg) < 0)
-		return;
-	free(*errors);
-	*errors = n;
-}
-
 /* ---- reading one file ---- */
 
 /* Open name in dirfd (following symlinks), refuse what an unprivileged
@@ -83,28 +47,28 @@ static int read_trusted(int dirfd, const char *name, char **text, char **errmsg)
 	ssize_t n;
 
 	if (fd < 0)
-		return errmsgf(errmsg, "cannot open: %s", strerror(errno));
+		return errmsg_set(errmsg, -EINVAL, "cannot open: %s", strerror(errno));
 	if (fstat(fd, &st) < 0)
-		return errmsgf(errmsg, "cannot stat: %s", strerror(errno));
+		return errmsg_set(errmsg, -EINVAL, "cannot stat: %s", strerror(errno));
 	if (!S_ISREG(st.st_mode))
-		return errmsgf(errmsg, "not a regular file");
+		return errmsg_set(errmsg, -EINVAL, "not a regular file");
 	if (st.st_uid != 0 && st.st_uid != geteuid())
-		return errmsgf(errmsg, "owned by uid %u, not root: refusing entries others could write",
+		return errmsg_set(errmsg, -EINVAL, "owned by uid %u, not root: refusing entries others could write",
 			       (unsigned)st.st_uid);
 	if (st.st_mode & 022)
-		return errmsgf(errmsg, "mode %04o is writable by group or others: refusing it",
+		return errmsg_set(errmsg, -EINVAL, "mode %04o is writable by group or others: refusing it",
 			       (unsigned)(st.st_mode & 07777));
 	if ((uint64_t)st.st_size > ENTRY_DIR_FILE_MAX)
-		return errmsgf(errmsg, "larger than %u bytes", ENTRY_DIR_FILE_MAX);
+		return errmsg_set(errmsg, -EINVAL, "larger than %u bytes", ENTRY_DIR_FILE_MAX);
 	buf = malloc((size_t)st.st_size + 2);
 	if (!buf)
 		return -ENOMEM;
 	/* One byte more than fstat said tells a file still being written. */
 	n = read_full(fd, buf, (size_t)st.st_size + 1);
 	if (n < 0)
-		return errmsgf(errmsg, "cannot read: %s", strerror((int)-n));
+		return errmsg_set(errmsg, -EINVAL, "cannot read: %s", strerror((int)-n));
 	if (n != st.st_size)
-		return errmsgf(errmsg, "changed while being read");
+		return errmsg_set(errmsg, -EINVAL, "changed while being read");
 	buf[n] = '\0';
 	*text = TAKE_PTR(buf);
 	return 0;
@@ -117,7 +81,7 @@ static int check_entries(json_object *root, json_object **out, char **errmsg)
 
 	if (json_object_object_get_ex(root, "entries", &list)) {
 		if (json_object_object_length(root) != 1 || !json_object_is_type(list, json_type_array))
-			return errmsgf(errmsg, "want {\"entries\": [...]} or one entry object");
+			return errmsg_set(errmsg, -EINVAL, "want {\"entries\": [...]} or one entry object");
 		json_object_get(list);
 	} else {
 		list = json_object_new_array();
@@ -133,7 +97,7 @@ static int check_entries(json_object *root, json_object **out, char **errmsg)
 			if (r != -EINVAL)
 				return r;
 			entry_error_format(&err, NULL, msg, sizeof(msg));
-			return errmsgf(errmsg, "entry #%zu: %s", i + 1, msg);
+			return errmsg_set(errmsg, -EINVAL, "entry #%zu: %s", i + 1, msg);
 		}
 		entry_free(e);
 	}
@@ -153,7 +117,7 @@ static int read_one(int dirfd, const char *name, json_object **out, char **errms
 	/* config_parse_text() allows comments: handy in hand-written files. */
 	r = config_parse_text(text, "content", &root, &jerr);
 	if (r < 0)
-		return errmsgf(errmsg, "%s", jerr ? jerr + strlen("content: ") : "not JSON");
+		return errmsg_set(errmsg, -EINVAL, "%s", jerr ? jerr + strlen("content: ") : "not JSON");
 	r = check_entries(root, out, errmsg);
 	json_object_put(root);
 	return r;
@@ -189,7 +153,7 @@ static int scan(struct entry_dir *d, struct strmap *next, char **errors)
 
 	if (!dir) {
 		r = -errno;
-		add_error(errors, "%s: cannot read the entries directory: %s", d->path, strerror(-r));
+		errmsg_append(errors, "%s: cannot read the entries directory: %s", d->path, strerror(-r));
 		return r;
 	}
 	while ((de = readdir(dir))) {
@@ -199,7 +163,7 @@ static int scan(struct entry_dir *d, struct strmap *next, char **errors)
 		if (!wanted_name(de->d_name))
 			continue;
 		if (strmap_size(next) >= ENTRY_DIR_MAX_FILES) {
-			add_error(errors, "%s/%s: ignored, more than %d files", d->path, de->d_name,
+			errmsg_append(errors, "%s/%s: ignored, more than %d files", d->path, de->d_name,
 				  ENTRY_DIR_MAX_FILES);
 			continue;
 		}
@@ -207,7 +171,7 @@ static int scan(struct entry_dir *d, struct strmap *next, char **errors)
 		if (r == -ENOMEM)
 			break;
 		if (r < 0) {
-			add_error(errors, "%s/%s: %s", d->path, de->d_name, msg ? msg : strerror(-r));
+			errmsg_append(errors, "%s/%s: %s", d->path, de->d_name, msg ? msg : strerror(-r));
 			old = strmap_get(d->good, de->d_name);
 			r = 0;
 			if (!old)
@@ -319,7 +283,7 @@ int entry_dir_reload(struct entry_dir *d)
 	entries_replace_read_only(d->es, v, n, &conflicts);
 	free(v);
 	if (conflicts)
-		add_error(&errors, "%s", conflicts);
+		errmsg_append(&errors, "%s", conflicts);
 	free_good(d->good);
 	d->good = next;
 	d->nfiles = strmap_size(next);

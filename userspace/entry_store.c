@@ -7,7 +7,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <sys/stat.h>
 
 #define STORE_SUBDIR "entries"
@@ -17,21 +16,6 @@ struct entry_store {
 	char *path;
 	int dfd;
 };
-
-static int errmsgf(char **errmsg, int r, const char *fmt, ...) _printf_(3, 4);
-static int errmsgf(char **errmsg, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errmsg) {
-		free(*errmsg);
-		va_start(ap, fmt);
-		if (vasprintf(errmsg, fmt, ap) < 0)
-			*errmsg = NULL;
-		va_end(ap);
-	}
-	return r;
-}
 
 /* Temporary files of write_file_atomic: ".<name>.tmp.<pid>". */
 static bool is_temp_name(const char *name)
@@ -125,17 +109,17 @@ static int load_one(struct entry_store *st, const char *name, struct kwid_entry 
 
 	r = read_file_at(st->dfd, name, ENTRY_STORE_FILE_MAX, &text, NULL);
 	if (r < 0)
-		return errmsgf(errmsg, r, "%s/%s: cannot read: %s", st->path, name, strerror(-r));
+		return errmsg_set(errmsg, r, "%s/%s: cannot read: %s", st->path, name, strerror(-r));
 	if (asprintf(&path, "%s/%s", st->path, name) < 0)
 		return -ENOMEM;
 	r = config_parse_text(text, path, &root, &jerr);
 	if (r < 0)
-		return errmsgf(errmsg, r, "%s", jerr ? jerr : path);
+		return errmsg_set(errmsg, r, "%s", jerr ? jerr : path);
 	if (!json_object_object_get_ex(root, "version", &version) ||
 	    json_object_get_int(version) != STORE_FORMAT_VERSION ||
 	    !json_object_object_get_ex(root, "entry", &obj)) {
 		json_object_put(root);
-		return errmsgf(errmsg, -EINVAL, "%s/%s: not a kwid entry file (want {\"version\": %d, \"entry\": {...}})",
+		return errmsg_set(errmsg, -EINVAL, "%s/%s: not a kwid entry file (want {\"version\": %d, \"entry\": {...}})",
 			       st->path, name, STORE_FORMAT_VERSION);
 	}
 	r = entry_from_json(obj, ENTRY_JSON_NEED_ID | ENTRY_JSON_ALLOW_CREATED, &e, &err);
@@ -143,12 +127,12 @@ static int load_one(struct entry_store *st, const char *name, struct kwid_entry 
 	if (r < 0) {
 		char msg[512];
 		if (r != -EINVAL)
-			return errmsgf(errmsg, r, "%s/%s: %s", st->path, name, strerror(-r));
+			return errmsg_set(errmsg, r, "%s/%s: %s", st->path, name, strerror(-r));
 		entry_error_format(&err, NULL, msg, sizeof(msg));
-		return errmsgf(errmsg, r, "%s/%s: %s", st->path, name, msg);
+		return errmsg_set(errmsg, r, "%s/%s: %s", st->path, name, msg);
 	}
 	if (strlen(e->id) != stem || strncmp(e->id, name, stem) != 0) {
-		r = errmsgf(errmsg, -EINVAL, "%s/%s: holds entry id \"%s\", not the file's name", st->path,
+		r = errmsg_set(errmsg, -EINVAL, "%s/%s: holds entry id \"%s\", not the file's name", st->path,
 			    name, e->id);
 		entry_free(e);
 		return r;
@@ -178,7 +162,7 @@ int entry_store_load(struct entry_store *st, int (*fn)(void *ud, struct kwid_ent
 	int r = 0;
 
 	if (!d)
-		return errmsgf(errmsg, -errno, "%s: cannot list: %s", st->path, strerror(errno));
+		return errmsg_set(errmsg, -errno, "%s: cannot list: %s", st->path, strerror(errno));
 	TAKE_FD(fd);
 	while (r == 0 && (de = readdir(d))) {
 		struct kwid_entry *e = NULL;
@@ -194,7 +178,7 @@ int entry_store_load(struct entry_store *st, int (*fn)(void *ud, struct kwid_ent
 			_cleanup_free_ char *why = NULL;
 			r = fn(ud, e, &why);
 			if (r < 0)
-				errmsgf(errmsg, r, "%s/%s: %s", st->path, de->d_name, why ? why : strerror(-r));
+				errmsg_set(errmsg, r, "%s/%s: %s", st->path, de->d_name, why ? why : strerror(-r));
 		}
 	}
 	closedir(d);

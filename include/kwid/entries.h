@@ -71,6 +71,9 @@ struct entry_error {
 	char rule[256];
 };
 
+/* Fill *err (when err != NULL; value may be NULL) and return -EINVAL. */
+int entry_error_set(struct entry_error *err, const char *field, const char *value, const char *fmt, ...)
+	_printf_(4, 5);
 /* "invalid FIELD \"VALUE\": RULE" (or "invalid FIELD: RULE"), with FIELD
  * replaced by field_name(field) when that is given and returns non-NULL
  * (kwidctl names its flags). */

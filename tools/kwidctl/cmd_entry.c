@@ -310,47 +310,41 @@ static int cmd_list(struct kwidctl *ctx, int argc, char **argv)
 	return r;
 }
 
-/* `entry show ID` and `entry delete ID` take exactly one operand. */
-static int call_with_id(struct kwidctl *ctx, int argc, char **argv, const char *name, const char *cmd,
-			json_object **res)
+static void print_deleted(json_object *res)
 {
-	json_object *args;
+	printf("deleted entry %s\n", jstr(res, "id"));
+}
+
+/* `entry show ID` and `entry delete ID`: one operand, one request. */
+static int run_with_id(struct kwidctl *ctx, int argc, char **argv, const char *name, const char *cmd,
+		       void (*print)(json_object *res))
+{
+	json_object *args, *res;
+	int r;
 
 	if (argc != 2 || argv[1][0] == '-')
 		return kwidctl_usage(name);
 	args = json_object_new_object();
 	json_object_object_add(args, "id", json_object_new_string(argv[1]));
-	return kwidctl_call(ctx, cmd, args, res);
+	r = kwidctl_call(ctx, cmd, args, &res);
+	if (r)
+		return r;
+	if (ctx->json)
+		kwidctl_print_json(res);
+	else
+		print(res);
+	json_object_put(res);
+	return KWIDCTL_OK;
 }
 
 static int cmd_show(struct kwidctl *ctx, int argc, char **argv)
 {
-	json_object *res;
-	int r = call_with_id(ctx, argc, argv, "entry show", "entry.show", &res);
-
-	if (r)
-		return r;
-	if (ctx->json)
-		kwidctl_print_json(res);
-	else
-		print_entry(res);
-	json_object_put(res);
-	return KWIDCTL_OK;
+	return run_with_id(ctx, argc, argv, "entry show", "entry.show", print_entry);
 }
 
 static int cmd_delete(struct kwidctl *ctx, int argc, char **argv)
 {
-	json_object *res;
-	int r = call_with_id(ctx, argc, argv, "entry delete", "entry.delete", &res);
-
-	if (r)
-		return r;
-	if (ctx->json)
-		kwidctl_print_json(res);
-	else
-		printf("deleted entry %s\n", jstr(res, "id"));
-	json_object_put(res);
-	return KWIDCTL_OK;
+	return run_with_id(ctx, argc, argv, "entry delete", "entry.delete", print_deleted);
 }
 
 /* ---- why ---- */
