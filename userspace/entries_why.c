@@ -47,6 +47,7 @@ static json_object *exec_to_json(const struct kwid_exec_id *id)
 	return o;
 }
 
+/* Same shape as attestation_to_json() of `kwidctl selectors`. */
 static json_object *groups_to_json(const struct kwid_attestation *att)
 {
 	json_object *arr = json_object_new_array();
@@ -56,8 +57,8 @@ static json_object *groups_to_json(const struct kwid_attestation *att)
 		json_object *o = json_object_new_object();
 		json_object_object_add(o, "attestor", json_object_new_string(g->attestor));
 		json_object_object_add(o, "selectors", string_array(g->selectors.v, g->selectors.n));
-		json_object_object_add(o, "error", g->error ? json_object_new_string(g->message ? g->message : strerror(-g->error))
-							    : NULL);
+		json_object_object_add(o, "error", g->error ? json_object_new_string(strerror(-g->error)) : NULL);
+		json_object_object_add(o, "message", g->message ? json_object_new_string(g->message) : NULL);
 		json_object_array_add(arr, o);
 	}
 	return arr;
@@ -136,7 +137,7 @@ static void on_attested(void *userdata, int err, struct kwid_attestation *att)
 	json_object_object_add(res, "pid", json_object_new_int(w->pid));
 	json_object_object_add(res, "exec", exec_to_json(&att->who));
 	json_object_object_add(res, "selectors", string_array(att->all.v, att->all.n));
-	json_object_object_add(res, "attestors", groups_to_json(att));
+	json_object_object_add(res, "groups", groups_to_json(att));
 	json_object_object_add(res, "matches", matches);
 	json_object_object_add(res, "near_misses", near);
 	admin_reply_ok(w->req, res);

@@ -351,7 +351,7 @@ static int cmd_delete(struct kwidctl *ctx, int argc, char **argv)
 
 static void print_why_selectors(json_object *res)
 {
-	json_object *groups = jget(res, "attestors");
+	json_object *groups = jget(res, "groups");
 	size_t n = groups ? json_object_array_length(groups) : 0;
 
 	printf("selectors (%zu):\n", json_object_array_length(jget(res, "selectors")));
@@ -359,8 +359,9 @@ static void print_why_selectors(json_object *res)
 		json_object *g = json_object_array_get_idx(groups, i), *sels = jget(g, "selectors");
 		size_t ns = sels ? json_object_array_length(sels) : 0;
 
-		if (jstr(g, "error"))
-			printf("  %-12s failed: %s\n", jstr(g, "attestor"), jstr(g, "error"));
+		if (jstr(g, "error") || jstr(g, "message"))
+			printf("  %-12s %s: %s\n", jstr(g, "attestor"), jstr(g, "error") ? "failed" : "note",
+			       jstr(g, "message") ? jstr(g, "message") : jstr(g, "error"));
 		for (size_t k = 0; k < ns; k++)
 			printf("  %-12s %s\n", k ? "" : jstr(g, "attestor"),
 			       json_object_get_string(json_object_array_get_idx(sels, k)));
