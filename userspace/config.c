@@ -104,9 +104,9 @@ static int merge(json_object *dst, json_object *src, const char *what, const cha
 	return 0;
 }
 
-/* json-c stores a JSON null as a NULL value: *found tells a key that is
- * present with null from one that is absent. */
-static json_object *lookup(json_object *root, const char *key, bool *found)
+/* json-c keeps a JSON null member as a NULL value: *found tells it from an
+ * absent key. */
+static json_object *lookup_found(json_object *root, const char *key, bool *found)
 {
 	char buf[256];
 	char *save = NULL, *part;
@@ -124,17 +124,22 @@ static json_object *lookup(json_object *root, const char *key, bool *found)
 	return cur;
 }
 
-json_object *config_get(const struct kwid_config *cfg, const char *key)
+static json_object *lookup(json_object *root, const char *key)
 {
 	bool found;
 
-	return lookup(cfg->root, key, &found);
+	return lookup_found(root, key, &found);
+}
+
+json_object *config_get(const struct kwid_config *cfg, const char *key)
+{
+	return lookup(cfg->root, key);
 }
 
 int config_get_string(const struct kwid_config *cfg, const char *key, const char **out)
 {
 	bool found;
-	json_object *v = lookup(cfg->root, key, &found);
+	json_object *v = lookup_found(cfg->root, key, &found);
 
 	if (found && (!v || json_object_is_type(v, json_type_null))) {
 		*out = NULL;
@@ -176,8 +181,7 @@ int config_get_bool(const struct kwid_config *cfg, const char *key, bool *out)
 static int require_string(json_object *root, const char *key, bool absolute, const char **out,
 			  char **errmsg)
 {
-	bool found;
-	json_object *v = lookup(root, key, &found);
+	json_object *v = lookup(root, key);
 	const char *s;
 
 	if (!v || !json_object_is_type(v, json_type_string))
@@ -207,7 +211,6 @@ int config_load(const char *path, json_object *overrides, struct kwid_config **o
 	_cleanup_(config_freep) struct kwid_config *cfg = NULL;
 	_cleanup_free_ char *text = NULL;
 	json_object *file = NULL, *lvl;
-	bool found;
 	int r;
 
 	cfg = calloc(1, sizeof(*cfg));
@@ -243,7 +246,7 @@ int config_load(const char *path, json_object *overrides, struct kwid_config **o
 	    (r = require_string(cfg->root, "admin_socket", true, &cfg->admin_socket_path, errmsg)) < 0 ||
 	    (r = require_string(cfg->root, "state_dir", true, &cfg->state_dir, errmsg)) < 0)
 		return r;
-	lvl = lookup(cfg->root, "log_level", &found);
+	lvl = lookup(cfg->root, "log_level");
 	if (log_level_from_string(json_object_get_string(lvl), &cfg->log_level) < 0)
 		return errmsgf(errmsg, "config: key 'log_level' must be error, warn, info or debug, not '%s'",
 			       json_object_get_string(lvl));

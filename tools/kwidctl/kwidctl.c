@@ -7,11 +7,13 @@
 
 extern const struct kwidctl_command kwidctl_status_commands[];
 extern const struct kwidctl_command kwidctl_entry_commands[];
+extern const struct kwidctl_command kwidctl_node_commands[];
 
 /* Every command table, each terminated by an entry with name == NULL. */
 static const struct kwidctl_command *const command_tables[] = {
 	kwidctl_status_commands,
 	kwidctl_entry_commands,
+	kwidctl_node_commands,
 };
 
 static void print_help(FILE *f)
