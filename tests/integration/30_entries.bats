@@ -304,3 +304,45 @@ show_has() { # id text
 	run kwidctl entry show ro-d
 	[ "$status" -eq 1 ]
 }
+
+@test "kwidctl why: the entries a process matches and its near misses" {
+	start_agent
+	sleep 300 &
+	local victim=$!
+	run kwidctl selectors "$victim" --json
+	if [[ "$output" == *"unknown command"* ]]; then
+		kill "$victim"
+		skip "attestation is not in this build (kernel and attestors branches not merged)"
+	fi
+	[ "$status" -eq 0 ]
+	# Two real selectors of the process: the entry built from both matches,
+	# the one that also wants another uid is a near miss.
+	sel1=$(echo "$output" | json_get 'sorted(j["selectors"])[0]')
+	sel2=$(echo "$output" | json_get 'sorted(j["selectors"])[-1]')
+	run kwidctl entry create --id match --spiffe-id spiffe://example.org/match --selector "$sel1" --selector "$sel2"
+	[ "$status" -eq 0 ]
+	run kwidctl entry create --id near --spiffe-id spiffe://example.org/near --selector "$sel1" --selector unix:uid:4242
+	[ "$status" -eq 0 ]
+	run kwidctl entry create --id far --spiffe-id spiffe://example.org/far --selector unix:uid:4243
+	[ "$status" -eq 0 ]
+
+	run kwidctl why "$victim" --json
+	[ "$status" -eq 0 ]
+	[ "$(echo "$output" | json_get '[e["id"] for e in j["matches"]]')" = "['match']" ]
+	[ "$(echo "$output" | json_get '[(n["entry"]["id"], n["missing"]) for n in j["near_misses"]]')" = \
+	  "[('near', ['unix:uid:4242'])]" ]
+
+	run kwidctl why "$victim"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"matching entries (1; the first is the default identity):"* ]]
+	[[ "$output" == *"near  "*"spiffe://example.org/near"*"unix:uid:4242"* ]]
+
+	# A change to the entries shows at once.
+	run kwidctl entry delete match
+	run kwidctl why "$victim"
+	[[ "$output" == *"no entry matches"* ]]
+	kill "$victim"
+	wait "$victim" 2>/dev/null || true
+	run kwidctl why "$victim"
+	[ "$status" -eq 1 ]
+}
