@@ -44,6 +44,7 @@ struct graveyard {
 };
 
 int entries_admin_register(struct kwid_agent *a, struct kwid_entries *es);
+int entries_why_register(struct kwid_agent *a);
 
 static int64_t now_unix(void)
 {
@@ -561,6 +562,8 @@ int entries_new(struct kwid_agent *a, struct kwid_entries **out)
 		r = agent_status_register(a, "entries", status, es);
 	if (r == 0 && a->admin)
 		r = entries_admin_register(a, es);
+	if (r == 0 && a->admin)
+		r = entries_why_register(a);
 	if (r < 0) {
 		entries_free(es);
 		return r;

@@ -1,7 +1,8 @@
 /* entries_why.c - the "why" admin command (kwidctl why PID): attest the
  * process exactly as the Workload API would, then show the entries that
  * match (the first is its default identity) and the near misses, each
- * with the selectors the process lacks. */
+ * with the selectors the process lacks. The answer is the JSON of
+ * `kwidctl selectors` plus "matches" and "near_misses". */
 #include "kwid/admin.h"
 #include "kwid/agent.h"
 #include "kwid/attest.h"
@@ -35,33 +36,6 @@ static json_object *string_array(char *const *v, size_t n)
 	for (size_t i = 0; i < n; i++)
 		json_object_array_add(a, json_object_new_string(v[i]));
 	return a;
-}
-
-static json_object *exec_to_json(const struct kwid_exec_id *id)
-{
-	json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "tgid", json_object_new_int(id->tgid));
-	json_object_object_add(o, "start_ns", json_object_new_int64((int64_t)id->start_ns));
-	json_object_object_add(o, "exec_seq", json_object_new_int64((int64_t)id->exec_seq));
-	return o;
-}
-
-/* Same shape as attestation_to_json() of `kwidctl selectors`. */
-static json_object *groups_to_json(const struct kwid_attestation *att)
-{
-	json_object *arr = json_object_new_array();
-
-	for (size_t i = 0; i < att->ngroups; i++) {
-		const struct kwid_attest_group *g = &att->groups[i];
-		json_object *o = json_object_new_object();
-		json_object_object_add(o, "attestor", json_object_new_string(g->attestor));
-		json_object_object_add(o, "selectors", string_array(g->selectors.v, g->selectors.n));
-		json_object_object_add(o, "error", g->error ? json_object_new_string(strerror(-g->error)) : NULL);
-		json_object_object_add(o, "message", g->message ? json_object_new_string(g->message) : NULL);
-		json_object_array_add(arr, o);
-	}
-	return arr;
 }
 
 static int matches_to_json(struct kwid_entries *es, const struct kwid_selector_set *all, json_object **out)
@@ -133,11 +107,8 @@ static void on_attested(void *userdata, int err, struct kwid_attestation *att)
 		admin_reply_error(w->req, "internal", "cannot match process %d: %s", (int)w->pid, strerror(-r));
 		goto out;
 	}
-	res = json_object_new_object();
-	json_object_object_add(res, "pid", json_object_new_int(w->pid));
-	json_object_object_add(res, "exec", exec_to_json(&att->who));
-	json_object_object_add(res, "selectors", string_array(att->all.v, att->all.n));
-	json_object_object_add(res, "groups", groups_to_json(att));
+	/* What `kwidctl selectors` shows, plus the entries. */
+	res = attestation_to_json(att);
 	json_object_object_add(res, "matches", matches);
 	json_object_object_add(res, "near_misses", near);
 	admin_reply_ok(w->req, res);

@@ -2,10 +2,12 @@
  * in data-flow order, privilege drop, and the event loop. */
 #include "kwid/admin.h"
 #include "kwid/agent.h"
+#include "kwid/attest.h"
 #include "kwid/entries.h"
 #include "kwid/log.h"
 #include "kwid/node.h"
 #include "kwid/privs.h"
+#include "kwid/proc.h"
 #include "kwid/spiffe_id.h"
 
 #include <getopt.h>
@@ -25,13 +27,16 @@ static void usage(FILE *f)
 		"  --state-dir DIR      durable state (default /var/lib/kwid)\n"
 		"  --log-level LEVEL    error, warn, info or debug (default info)\n"
 		"  --tcti STRING        TPM access for node evidence (default device:/dev/tpmrm0)\n"
+		"  --tracking-mode MODE auto (default), tp_btf, raw_tp, proc_connector or\n"
+		"                       proc_poll (tracking.mode)\n"
 		"  --probe              print the kernel features found and the mode that\n"
 		"                       would be used, then exit\n"
 		"  --help, --version\n"
 		"\nFlags override the configuration file; the file overrides the defaults.\n");
 }
 
-enum { OPT_CONFIG = 256, OPT_TD, OPT_SOCKET, OPT_ADMIN, OPT_STATE, OPT_LOG, OPT_PROBE, OPT_VERSION, OPT_TCTI };
+enum { OPT_CONFIG = 256, OPT_TD, OPT_SOCKET, OPT_ADMIN, OPT_STATE, OPT_LOG, OPT_PROBE, OPT_VERSION,
+       OPT_TCTI, OPT_TRACKING_MODE };
 
 struct cmdline {
 	const char *config;
@@ -50,6 +55,7 @@ static int parse_cmdline(int argc, char **argv, struct cmdline *cl)
 		{"log-level", required_argument, NULL, OPT_LOG},
 		{"probe", no_argument, NULL, OPT_PROBE},
 		{"tcti", required_argument, NULL, OPT_TCTI},
+		{"tracking-mode", required_argument, NULL, OPT_TRACKING_MODE},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, OPT_VERSION},
 		{0},
@@ -86,6 +92,12 @@ static int parse_cmdline(int argc, char **argv, struct cmdline *cl)
 			json_object *node = json_object_new_object();
 			json_object_object_add(node, "tcti", json_object_new_string(optarg));
 			json_object_object_add(cl->overrides, "node", node);
+			break;
+		}
+		case OPT_TRACKING_MODE: {
+			json_object *t = json_object_new_object();
+			json_object_object_add(t, "mode", json_object_new_string(optarg));
+			json_object_object_add(cl->overrides, "tracking", t);
 			break;
 		}
 		case 'h':
@@ -141,10 +153,16 @@ static int agent_start(struct kwid_agent *a)
 	if (r < 0)
 		return r;
 	/* kernel events -> process table -> measurer */
+	r = tracking_start(a);
+	if (r < 0)
+		return r;
 	r = node_new(a, &a->node);
 	if (r < 0)
 		return r;
 	/* attestors (unix, container, k8s, systemd, lineage, node) */
+	r = attestors_new(a, &a->attestors);
+	if (r < 0)
+		return r;
 	/* entries -> authority -> SVID cache */
 	r = entries_new(a, &a->entries);
 	if (r < 0)
@@ -162,7 +180,11 @@ static void agent_stop(struct kwid_agent *a)
 {
 	/* Reverse order of agent_start. */
 	entries_free(a->entries);
+	a->entries = NULL;
+	attestors_free(a->attestors);
+	a->attestors = NULL;
 	node_free(a->node);
+	tracking_stop(a);
 	admin_free(a->admin);
 	agent_free_subscriptions(a);
 }
@@ -193,9 +215,9 @@ int main(int argc, char **argv)
 	umask(0077);
 
 	if (cl.probe) {
-		fprintf(stderr, "kwid-agent: --probe is not available in this build\n");
+		r = tracking_probe(agent.cfg, stdout);
 		config_free(agent.cfg);
-		return 1;
+		return r < 0 ? 1 : 0;
 	}
 
 	agent.started_real_ns = now_real_ns();

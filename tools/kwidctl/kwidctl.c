@@ -7,13 +7,17 @@
 
 extern const struct kwidctl_command kwidctl_status_commands[];
 extern const struct kwidctl_command kwidctl_entry_commands[];
+extern const struct kwidctl_command kwidctl_selectors_commands[];
 extern const struct kwidctl_command kwidctl_node_commands[];
+extern const struct kwidctl_command kwidctl_proc_commands[];
 
 /* Every command table, each terminated by an entry with name == NULL. */
 static const struct kwidctl_command *const command_tables[] = {
 	kwidctl_status_commands,
 	kwidctl_entry_commands,
+	kwidctl_selectors_commands,
 	kwidctl_node_commands,
+	kwidctl_proc_commands,
 };
 
 static void print_help(FILE *f)
@@ -60,8 +64,7 @@ int main(int argc, char **argv)
 
 	if (!args)
 		return KWIDCTL_FAILED;
-	/* A closed socket must surface as EPIPE, not kill us silently. */
-	signal(SIGPIPE, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN); /* a closed socket is an error to report, not a death */
 	env = getenv("SPIFFE_ENDPOINT_SOCKET");
 	ctx.api_socket = env && *env ? env : KWIDCTL_DEFAULT_API_SOCKET;
 	for (; i < argc; i++) {
