@@ -352,20 +352,9 @@ static int cmd_delete(struct kwidctl *ctx, int argc, char **argv)
 static void print_why_selectors(json_object *res)
 {
 	json_object *groups = jget(res, "groups");
-	size_t n = groups ? json_object_array_length(groups) : 0;
 
-	printf("selectors (%zu):\n", json_object_array_length(jget(res, "selectors")));
-	for (size_t i = 0; i < n; i++) {
-		json_object *g = json_object_array_get_idx(groups, i), *sels = jget(g, "selectors");
-		size_t ns = sels ? json_object_array_length(sels) : 0;
-
-		if (jstr(g, "error") || jstr(g, "message"))
-			printf("  %-12s %s: %s\n", jstr(g, "attestor"), jstr(g, "error") ? "failed" : "note",
-			       jstr(g, "message") ? jstr(g, "message") : jstr(g, "error"));
-		for (size_t k = 0; k < ns; k++)
-			printf("  %-12s %s\n", k ? "" : jstr(g, "attestor"),
-			       json_object_get_string(json_object_array_get_idx(sels, k)));
-	}
+	for (size_t i = 0; groups && i < json_object_array_length(groups); i++)
+		kwidctl_print_attest_group(json_object_array_get_idx(groups, i));
 }
 
 static int print_why_matches(json_object *res)
@@ -423,7 +412,7 @@ static int cmd_why(struct kwidctl *ctx, int argc, char **argv)
 	pid_t pid;
 	int r;
 
-	if (argc != 2 || parse_pid(argv[1], &pid) < 0)
+	if (argc != 2 || parse_pid(argv[1], &pid) < 0 || pid <= 0)
 		return kwidctl_usage("why");
 	args = json_object_new_object();
 	json_object_object_add(args, "pid", json_object_new_int(pid));
