@@ -11,6 +11,10 @@ setup() {
 }
 
 teardown() {
+	if [ -n "${VICTIM:-}" ]; then
+		kill "$VICTIM" 2>/dev/null || true
+		wait "$VICTIM" 2>/dev/null || true
+	fi
 	if [ -n "${LOADERS:-}" ]; then
 		kill $LOADERS 2>/dev/null || true
 		wait $LOADERS 2>/dev/null || true
@@ -308,10 +312,10 @@ show_has() { # id text
 @test "kwidctl why: the entries a process matches and its near misses" {
 	start_agent
 	sleep 300 &
-	local victim=$!
+	VICTIM=$!
+	local victim=$VICTIM
 	run kwidctl selectors "$victim" --json
 	if [[ "$output" == *"unknown command"* ]]; then
-		kill "$victim"
 		skip "attestation is not in this build (kernel and attestors branches not merged)"
 	fi
 	[ "$status" -eq 0 ]
@@ -343,6 +347,7 @@ show_has() { # id text
 	[[ "$output" == *"no entry matches"* ]]
 	kill "$victim"
 	wait "$victim" 2>/dev/null || true
+	VICTIM=
 	run kwidctl why "$victim"
 	[ "$status" -eq 1 ]
 }
