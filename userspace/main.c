@@ -3,11 +3,13 @@
 #include "kwid/admin.h"
 #include "kwid/agent.h"
 #include "kwid/attest.h"
+#include "kwid/entries.h"
 #include "kwid/log.h"
 #include "kwid/node.h"
 #include "kwid/privs.h"
 #include "kwid/wlapi.h"
 #include "kwid/proc.h"
+#include "kwid/spiffe_id.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -163,6 +165,9 @@ static int agent_start(struct kwid_agent *a)
 	if (r < 0)
 		return r;
 	/* entries -> authority -> SVID cache */
+	r = entries_new(a, &a->entries);
+	if (r < 0)
+		return r;
 	/* Workload API */
 	r = wlapi_new(a, &a->wlapi);
 	if (r < 0)
@@ -179,6 +184,8 @@ static void agent_stop(struct kwid_agent *a)
 {
 	/* Reverse order of agent_start. */
 	wlapi_free(a->wlapi);
+	entries_free(a->entries);
+	a->entries = NULL;
 	attestors_free(a->attestors);
 	a->attestors = NULL;
 	node_free(a->node);
@@ -192,6 +199,7 @@ int main(int argc, char **argv)
 	struct cmdline cl = {0};
 	struct kwid_agent agent = {0};
 	_cleanup_free_ char *errmsg = NULL;
+	const char *why;
 	int r;
 
 	/* The Workload API front: kwid-agent re-executes itself, unprivileged. */
@@ -203,6 +211,11 @@ int main(int argc, char **argv)
 	json_object_put(cl.overrides);
 	if (r < 0) {
 		fprintf(stderr, "kwid-agent: %s\n", errmsg ? errmsg : strerror(-r));
+		return 2;
+	}
+	if (spiffe_trust_domain_validate(agent.cfg->trust_domain, &why) < 0) {
+		fprintf(stderr, "kwid-agent: invalid trust_domain \"%s\": %s\n", agent.cfg->trust_domain, why);
+		config_free(agent.cfg);
 		return 2;
 	}
 	log_set_level(agent.cfg->log_level);

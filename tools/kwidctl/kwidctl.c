@@ -7,6 +7,7 @@
 
 extern const struct kwidctl_command kwidctl_status_commands[];
 extern const struct kwidctl_command kwidctl_wlapi_commands[];
+extern const struct kwidctl_command kwidctl_entry_commands[];
 extern const struct kwidctl_command kwidctl_selectors_commands[];
 extern const struct kwidctl_command kwidctl_node_commands[];
 extern const struct kwidctl_command kwidctl_proc_commands[];
@@ -15,6 +16,7 @@ extern const struct kwidctl_command kwidctl_proc_commands[];
 static const struct kwidctl_command *const command_tables[] = {
 	kwidctl_status_commands,
 	kwidctl_wlapi_commands,
+	kwidctl_entry_commands,
 	kwidctl_selectors_commands,
 	kwidctl_node_commands,
 	kwidctl_proc_commands,
