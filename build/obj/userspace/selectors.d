@@ -1,4 +1,0 @@
-build/obj/userspace/selectors.o: userspace/selectors.c \
- include/kwid/selectors.h include/kwid/util.h
-include/kwid/selectors.h:
-include/kwid/util.h:
