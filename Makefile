@@ -158,6 +158,12 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBKWID)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS) -lcmocka
 
+# Benchmark drivers (bench/*.c), built on demand by the bench scripts.
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIBKWID)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
 # ---- fuzzing (clang, libFuzzer + ASan/UBSan) ----
 FUZZ_CFLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
 	-std=gnu11 -Wall -Wno-unused-parameter

@@ -2,6 +2,7 @@
  * in data-flow order, privilege drop, and the event loop. */
 #include "kwid/admin.h"
 #include "kwid/agent.h"
+#include "kwid/authority.h"
 #include "kwid/log.h"
 #include "kwid/privs.h"
 
@@ -132,6 +133,12 @@ static int agent_start(struct kwid_agent *a)
 	/* kernel events -> process table -> measurer */
 	/* attestors (unix, container, k8s, systemd, lineage, node) */
 	/* entries -> authority -> SVID cache */
+	r = authority_new(a, &a->authority);
+	if (r < 0)
+		return r;
+	r = svid_cache_new(a, a->authority, &a->svids);
+	if (r < 0)
+		return r;
 	/* Workload API */
 
 	/* Start-up is over: keep only what the parts declared. */
@@ -144,6 +151,8 @@ static int agent_start(struct kwid_agent *a)
 static void agent_stop(struct kwid_agent *a)
 {
 	/* Reverse order of agent_start. */
+	svid_cache_free(a->svids);
+	authority_free(a->authority);
 	admin_free(a->admin);
 	agent_free_subscriptions(a);
 }
