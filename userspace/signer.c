@@ -19,6 +19,7 @@ static const uint8_t ALG_RSA_SHA256[] = {0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x4
 
 void signer_clear(struct kwid_signer *s)
 {
+	EVP_MD_free(s->md);
 	EVP_PKEY_CTX_free(s->ctx);
 	EVP_PKEY_free(s->key);
 	*s = (struct kwid_signer){0};
@@ -33,17 +34,17 @@ static int pick_ec(struct kwid_signer *s, const char **why)
 		return -EOPNOTSUPP;
 	}
 	if (streq(group, "prime256v1") || streq(group, "P-256")) {
-		s->md = EVP_sha256();
+		s->md = EVP_MD_fetch(NULL, "SHA256", NULL); /* fetched once, not per signature */
 		s->coord_len = 32;
 		s->sigalg_der = ALG_ECDSA_SHA256;
 		s->sigalg_len = sizeof(ALG_ECDSA_SHA256);
 	} else if (streq(group, "secp384r1") || streq(group, "P-384")) {
-		s->md = EVP_sha384();
+		s->md = EVP_MD_fetch(NULL, "SHA384", NULL); /* fetched once, not per signature */
 		s->coord_len = 48;
 		s->sigalg_der = ALG_ECDSA_SHA384;
 		s->sigalg_len = sizeof(ALG_ECDSA_SHA384);
 	} else if (streq(group, "secp521r1") || streq(group, "P-521")) {
-		s->md = EVP_sha512();
+		s->md = EVP_MD_fetch(NULL, "SHA512", NULL); /* fetched once, not per signature */
 		s->coord_len = 66;
 		s->sigalg_der = ALG_ECDSA_SHA512;
 		s->sigalg_len = sizeof(ALG_ECDSA_SHA512);
@@ -74,7 +75,7 @@ int signer_init(struct kwid_signer *s, EVP_PKEY *key, const char **why)
 			r = -EOPNOTSUPP;
 		} else {
 			s->kind = SIGNER_RSA;
-			s->md = EVP_sha256();
+			s->md = EVP_MD_fetch(NULL, "SHA256", NULL); /* fetched once, not per signature */
 			s->sigalg_der = ALG_RSA_SHA256;
 			s->sigalg_len = sizeof(ALG_RSA_SHA256);
 			r = 0;
@@ -83,6 +84,8 @@ int signer_init(struct kwid_signer *s, EVP_PKEY *key, const char **why)
 		*why = "key is neither EC nor RSA";
 		r = -EOPNOTSUPP;
 	}
+	if (r == 0 && !s->md)
+		r = -ENOMEM;
 	if (r < 0)
 		goto fail;
 	s->ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);

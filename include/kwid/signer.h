@@ -20,7 +20,7 @@ enum signer_kind { SIGNER_EC, SIGNER_RSA };
 struct kwid_signer {
 	EVP_PKEY *key; /* own reference */
 	EVP_PKEY_CTX *ctx;
-	const EVP_MD *md;
+	EVP_MD *md; /* own reference */
 	enum signer_kind kind;
 	unsigned coord_len;	    /* EC: bytes per coordinate (32 for P-256) */
 	const uint8_t *sigalg_der;  /* X.509 AlgorithmIdentifier of the signatures */
