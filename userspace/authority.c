@@ -55,8 +55,8 @@ static int load_settings(const struct kwid_config *cfg, struct authority_setting
 
 	r = r ?: get_u64(cfg, "authority.x509_svid_ttl_s", 1, 366 * 86400, &v[0]);
 	r = r ?: get_u64(cfg, "authority.jwt_svid_ttl_s", 1, 7 * 86400, &v[1]);
-	r = r ?: get_u64(cfg, "authority.ca_ttl_s", 10, 20 * 366 * 86400ull, &v[2]);
-	r = r ?: get_u64(cfg, "authority.jwt_key_ttl_s", 10, 366 * 86400, &v[3]);
+	r = r ?: get_u64(cfg, "authority.ca_ttl_s", 4, 20 * 366 * 86400ull, &v[2]);
+	r = r ?: get_u64(cfg, "authority.jwt_key_ttl_s", 4, 366 * 86400, &v[3]);
 	r = r ?: get_u64(cfg, "authority.rotate_at_percent", 10, 90, &v[4]);
 	r = r ?: get_u64(cfg, "authority.propagation_delay_s", 0, 366 * 86400, &v[5]);
 	r = r ?: get_u64(cfg, "authority.bundle_refresh_hint_s", 1, 86400, &v[6]);

@@ -32,7 +32,6 @@ struct au_key {
 	X509 *cert;
 	uint8_t *cert_der, *subject_der;
 	size_t cert_len, subject_len;
-	int64_t cert_not_before;
 	uint8_t key_id[64]; /* subject key identifier, the AKI of what it signs */
 	size_t key_id_len;
 	/* JWT */
@@ -102,6 +101,8 @@ int au_store_save(struct kwid_authority *au);
 int au_store_write_key(struct kwid_authority *au, const struct au_key *k);
 void au_store_remove_key(struct kwid_authority *au, const struct au_key *k);
 void au_store_collect_garbage(struct kwid_authority *au);
+/* PEM private key (unencrypted; never prompts); wipes and frees data. */
+EVP_PKEY *au_parse_private_key(char *data, size_t len);
 
 /* ca_local.c / ca_upstream.c / jwt_key.c: new keys */
 int64_t au_asn1_time(const ASN1_TIME *t); /* unix seconds, 0 if unreadable */

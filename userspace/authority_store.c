@@ -127,6 +127,17 @@ static int no_passphrase(char *buf, int size, int rwflag, void *u)
 	return -1; /* never prompt on a terminal */
 }
 
+EVP_PKEY *au_parse_private_key(char *data, size_t len)
+{
+	BIO *bio = BIO_new_mem_buf(data, (int)len);
+	EVP_PKEY *k = bio ? PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL) : NULL;
+
+	BIO_free(bio);
+	explicit_bzero(data, len);
+	free(data);
+	return k;
+}
+
 static int read_pem_file(struct kwid_authority *au, const char *name, char **data, size_t *len)
 {
 	char path[PATH_MAX];
@@ -146,18 +157,13 @@ static int load_key_file(struct kwid_authority *au, enum au_kind kind, const cha
 	char name[AU_ID_MAX + 16];
 	char *data = NULL;
 	size_t len = 0;
-	BIO *bio;
 	int r;
 
 	snprintf(name, sizeof(name), "%s-%s.key", prefix(kind), id);
 	r = read_pem_file(au, name, &data, &len);
 	if (r < 0)
 		return log_error_errno(r, "authority: cannot read %s/%s", au->dir, name);
-	bio = BIO_new_mem_buf(data, (int)len);
-	*out = bio ? PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL) : NULL;
-	BIO_free(bio);
-	explicit_bzero(data, len);
-	free(data);
+	*out = au_parse_private_key(data, len);
 	if (!*out)
 		return log_error_errno(-EINVAL, "authority: %s/%s holds no usable private key", au->dir, name);
 	return 0;

@@ -65,8 +65,7 @@ int au_x509_key_from(EVP_PKEY *pkey, X509 *cert, struct au_key **out)
 		goto fail;
 	}
 	hex_encode(k->key_id, MIN(k->key_id_len, (size_t)(AU_ID_MAX - 1) / 2), k->id);
-	k->cert_not_before = au_asn1_time(X509_get0_notBefore(cert));
-	k->t.created = k->cert_not_before;
+	k->t.created = au_asn1_time(X509_get0_notBefore(cert));
 	k->t.not_after = au_asn1_time(X509_get0_notAfter(cert));
 	*out = k;
 	return 0;

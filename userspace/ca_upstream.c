@@ -11,11 +11,6 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
-static int no_passphrase(char *buf, int size, int rwflag, void *u)
-{
-	return -1;
-}
-
 /* Every certificate of a PEM file (at most AU_MAX_UPSTREAM_CERTS). */
 static int read_certs(const char *what, const char *path, STACK_OF(X509) **out)
 {
@@ -34,7 +29,7 @@ static int read_certs(const char *what, const char *path, STACK_OF(X509) **out)
 		return log_error_errno(r, "authority: cannot read upstream %s %s", what, path);
 	}
 	bio = BIO_new_mem_buf(data, (int)len);
-	while (bio && (x = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL))) {
+	while (bio && (x = PEM_read_bio_X509(bio, NULL, NULL, NULL))) {
 		if (sk_X509_num(sk) == AU_MAX_UPSTREAM_CERTS || !sk_X509_push(sk, x)) {
 			X509_free(x);
 			r = -E2BIG;
@@ -57,16 +52,11 @@ static int read_key(const char *path, EVP_PKEY **out)
 {
 	char *data = NULL;
 	size_t len = 0;
-	BIO *bio;
 	int r = read_file(path, AU_MAX_FILE, &data, &len);
 
 	if (r < 0)
 		return log_error_errno(r, "authority: cannot read upstream key %s", path);
-	bio = BIO_new_mem_buf(data, (int)len);
-	*out = bio ? PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL) : NULL;
-	BIO_free(bio);
-	explicit_bzero(data, len);
-	free(data);
+	*out = au_parse_private_key(data, len);
 	if (!*out)
 		return log_error_errno(-EINVAL, "authority: upstream key %s holds no unencrypted PEM private key", path);
 	return 0;

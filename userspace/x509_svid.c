@@ -51,14 +51,15 @@ static int svid_new(const struct x509_svid_request *req, const uint8_t *leaf, si
 	return 0;
 }
 
-/* The validity window: back-dated, and inside the signer's own. */
+/* The validity window: back-dated, and ending before the signer's own
+ * (notBefore may precede the issuer's: RFC 5280 does not nest them). */
 static int validity(struct kwid_authority *au, const struct au_key *ca, const struct x509_svid_request *req,
 		    int64_t *nb, int64_t *na)
 {
 	int64_t now = au_now();
 	uint32_t ttl = req->ttl_s ? req->ttl_s : au->set.x509_svid_ttl;
 
-	*nb = MAX(now - au->set.backdate, ca->cert_not_before);
+	*nb = now - au->set.backdate;
 	*na = MIN(now + (int64_t)ttl, ca->t.not_after);
 	if (au->upstream)
 		*na = MIN(*na, au->up.chain_not_after);
