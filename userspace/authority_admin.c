@@ -1,10 +1,13 @@
 /* authority_admin.c - the authority on the admin socket and in `kwidctl
- * status`: "bundle.show" (PEM roots or the full SPIFFE JWKS) and
- * "svid.mint" (an X.509-SVID or JWT-SVID for any workload SPIFFE ID of the
- * trust domain, for tests and SREs; the admin socket is root-only). */
+ * status`: "bundle.show" (PEM roots or the full SPIFFE JWKS), "svid.mint"
+ * (an X.509-SVID or JWT-SVID for any workload SPIFFE ID of the trust
+ * domain, for tests and SREs; the admin socket is root-only) and
+ * "svid.show" (an entry's current X.509-SVID from the cache, without key;
+ * asking counts as use, like a Workload API fetch). */
 #include "authority_internal.h"
 #include "kwid/admin.h"
 #include "kwid/agent.h"
+#include "kwid/entries.h"
 #include "kwid/jwt.h"
 #include "kwid/log.h"
 #include "kwid/spiffe_id.h"
@@ -306,11 +309,59 @@ static int cmd_svid_mint(struct admin_request *req, json_object *args, void *use
 	return 0;
 }
 
+/* ---- svid.show: the SVID cache's current X.509-SVID of an entry ---- */
+
+static int cmd_svid_show(struct admin_request *req, json_object *args, void *userdata)
+{
+	struct kwid_authority *au = userdata;
+	struct kwid_agent *a = au->agent;
+	const struct kwid_entry *e;
+	struct kwid_x509_svid *s = NULL;
+	const char *id = NULL;
+	json_object *res;
+	char *chain;
+	int r;
+
+	if (admin_arg_string(req, args, "entry_id", true, &id) < 0)
+		return 0;
+	if (!a->entries || !a->svids) {
+		admin_reply_error(req, "unavailable", "no registration entries or SVID cache in this agent");
+		return 0;
+	}
+	e = entries_get(a->entries, id);
+	if (!e) {
+		admin_reply_error(req, "not_found", "no entry '%s'", id);
+		return 0;
+	}
+	r = svid_cache_x509(a->svids, e, &s);
+	if (r < 0) {
+		admin_reply_error(req, "unavailable", "cannot get an X.509-SVID for entry %s: %s", id, strerror(-r));
+		return 0;
+	}
+	chain = chain_pem(s->chain_der, s->chain_len);
+	if (!chain) {
+		x509_svid_unref(s);
+		admin_reply_error(req, "internal", "cannot encode the X.509-SVID");
+		return 0;
+	}
+	res = json_object_new_object();
+	json_object_object_add(res, "entry_id", json_object_new_string(id));
+	json_object_object_add(res, "spiffe_id", json_object_new_string(s->spiffe_id));
+	json_object_object_add(res, "not_before", json_object_new_int64(s->not_before));
+	json_object_object_add(res, "not_after", json_object_new_int64(s->not_after));
+	json_object_object_add(res, "svid_pem", json_object_new_string(chain));
+	free(chain);
+	x509_svid_unref(s);
+	admin_reply_ok(req, res);
+	return 0;
+}
+
 int au_admin_register(struct kwid_authority *au)
 {
 	const struct admin_command cmds[] = {
 		{"bundle.show", cmd_bundle_show, au},
 		{"svid.mint", cmd_svid_mint, au},
+		{"svid.show", cmd_svid_show, au},
 	};
 
 	return admin_register(au->agent->admin, cmds, ARRAY_SIZE(cmds));

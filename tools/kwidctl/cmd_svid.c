@@ -1,7 +1,8 @@
 /* cmd_svid.c - `kwidctl svid mint`: an X.509-SVID or JWT-SVID for any
  * workload SPIFFE ID of the trust domain, straight from the authority (for
  * tests and break-glass use; the admin socket is root-only). With --out
- * the credentials go to files of mode 0600 instead of stdout. */
+ * the credentials go to files of mode 0600 instead of stdout.
+ * `kwidctl svid show`: what the SVID cache holds for an entry. */
 #include "kwidctl.h"
 
 #include <getopt.h>
@@ -108,9 +109,31 @@ usage:
 	return kwidctl_usage("svid mint");
 }
 
+static int cmd_svid_show(struct kwidctl *ctx, int argc, char **argv)
+{
+	json_object *args, *res;
+	int r;
+
+	if (argc != 2)
+		return kwidctl_usage("svid show");
+	args = json_object_new_object();
+	json_object_object_add(args, "entry_id", json_object_new_string(argv[1]));
+	r = kwidctl_call(ctx, "svid.show", args, &res);
+	if (r)
+		return r;
+	if (ctx->json)
+		kwidctl_print_json(res);
+	else
+		fputs(jstr(res, "svid_pem") ?: "", stdout);
+	json_object_put(res);
+	return KWIDCTL_OK;
+}
+
 const struct kwidctl_command kwidctl_svid_commands[] = {
 	{"svid mint", cmd_svid_mint,
 	 "SPIFFE_ID [--type x509|jwt] [--ttl SECONDS] [--dns NAME]... [--audience AUD]... [--out DIR] [--json]",
 	 "mint an X.509-SVID (chain + key) or a JWT-SVID; --out writes 0600 files"},
+	{"svid show", cmd_svid_show, "ENTRY_ID [--json]",
+	 "the entry's current X.509-SVID chain from the SVID cache (minted if needed; no key)"},
 	{NULL, NULL, NULL, NULL},
 };
