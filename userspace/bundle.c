@@ -91,7 +91,7 @@ static json_object *x509_jwk(X509 *x)
 
 	j = jwk_from_pkey(X509_get0_pubkey(x), &err);
 	n = j ? i2d_X509(x, &der) : -1;
-	b64 = n > 0 ? base64_encode_alloc(der, (size_t)n) : NULL;
+	b64 = n > 0 ? base64_encode(der, (size_t)n) : NULL;
 	OPENSSL_free(der);
 	if (!b64) {
 		json_object_put(j);

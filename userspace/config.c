@@ -101,12 +101,15 @@ static int merge(json_object *dst, json_object *src, const char *what, const cha
 	return 0;
 }
 
-static json_object *lookup(json_object *root, const char *key)
+/* json-c keeps a JSON null member as a NULL value: *found tells it from an
+ * absent key. */
+static json_object *lookup_found(json_object *root, const char *key, bool *found)
 {
 	char buf[256];
 	char *save = NULL, *part;
 	json_object *cur = root;
 
+	*found = false;
 	if (strscpy(buf, key, sizeof(buf)) < 0)
 		return NULL;
 	for (part = strtok_r(buf, ".", &save); part; part = strtok_r(NULL, ".", &save)) {
@@ -114,7 +117,15 @@ static json_object *lookup(json_object *root, const char *key)
 		    !json_object_object_get_ex(cur, part, &cur))
 			return NULL;
 	}
+	*found = true;
 	return cur;
+}
+
+static json_object *lookup(json_object *root, const char *key)
+{
+	bool found;
+
+	return lookup_found(root, key, &found);
 }
 
 json_object *config_get(const struct kwid_config *cfg, const char *key)
@@ -124,9 +135,10 @@ json_object *config_get(const struct kwid_config *cfg, const char *key)
 
 int config_get_string(const struct kwid_config *cfg, const char *key, const char **out)
 {
-	json_object *v = config_get(cfg, key);
+	bool found;
+	json_object *v = lookup_found(cfg->root, key, &found);
 
-	if (v && json_object_is_type(v, json_type_null)) {
+	if (found && (!v || json_object_is_type(v, json_type_null))) {
 		*out = NULL;
 		return 0;
 	}

@@ -4,6 +4,7 @@
 #include "kwid/agent.h"
 #include "kwid/authority.h"
 #include "kwid/log.h"
+#include "kwid/node.h"
 #include "kwid/privs.h"
 
 #include <getopt.h>
@@ -22,13 +23,14 @@ static void usage(FILE *f)
 		"  --admin-socket PATH  root-only admin socket (default /run/kwid/admin.sock)\n"
 		"  --state-dir DIR      durable state (default /var/lib/kwid)\n"
 		"  --log-level LEVEL    error, warn, info or debug (default info)\n"
+		"  --tcti STRING        TPM access for node evidence (default device:/dev/tpmrm0)\n"
 		"  --probe              print the kernel features found and the mode that\n"
 		"                       would be used, then exit\n"
 		"  --help, --version\n"
 		"\nFlags override the configuration file; the file overrides the defaults.\n");
 }
 
-enum { OPT_CONFIG = 256, OPT_TD, OPT_SOCKET, OPT_ADMIN, OPT_STATE, OPT_LOG, OPT_PROBE, OPT_VERSION };
+enum { OPT_CONFIG = 256, OPT_TD, OPT_SOCKET, OPT_ADMIN, OPT_STATE, OPT_LOG, OPT_PROBE, OPT_VERSION, OPT_TCTI };
 
 struct cmdline {
 	const char *config;
@@ -46,6 +48,7 @@ static int parse_cmdline(int argc, char **argv, struct cmdline *cl)
 		{"state-dir", required_argument, NULL, OPT_STATE},
 		{"log-level", required_argument, NULL, OPT_LOG},
 		{"probe", no_argument, NULL, OPT_PROBE},
+		{"tcti", required_argument, NULL, OPT_TCTI},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, OPT_VERSION},
 		{0},
@@ -78,6 +81,12 @@ static int parse_cmdline(int argc, char **argv, struct cmdline *cl)
 		case OPT_PROBE:
 			cl->probe = true;
 			break;
+		case OPT_TCTI: {
+			json_object *node = json_object_new_object();
+			json_object_object_add(node, "tcti", json_object_new_string(optarg));
+			json_object_object_add(cl->overrides, "node", node);
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -131,6 +140,9 @@ static int agent_start(struct kwid_agent *a)
 	if (r < 0)
 		return r;
 	/* kernel events -> process table -> measurer */
+	r = node_new(a, &a->node);
+	if (r < 0)
+		return r;
 	/* attestors (unix, container, k8s, systemd, lineage, node) */
 	/* entries -> authority -> SVID cache */
 	r = authority_new(a, &a->authority);
@@ -153,6 +165,7 @@ static void agent_stop(struct kwid_agent *a)
 	/* Reverse order of agent_start. */
 	svid_cache_free(a->svids);
 	authority_free(a->authority);
+	node_free(a->node);
 	admin_free(a->admin);
 	agent_free_subscriptions(a);
 }

@@ -34,6 +34,25 @@ static void test_defaults(void **state)
 	config_free(cfg);
 }
 
+/* A key whose value is null is a string that is not set, not a missing key. */
+static void test_null_string(void **state)
+{
+	char *path = write_tmp("{ \"node\": { \"tcti\": null, \"ima_policy\": \"/etc/p.json\" } }");
+	struct kwid_config *cfg = NULL;
+	const char *s = "unset";
+	char *err = NULL;
+
+	assert_int_equal(config_load(path, NULL, &cfg, &err), 0);
+	assert_int_equal(config_get_string(cfg, "node.tcti", &s), 0);
+	assert_null(s);
+	assert_int_equal(config_get_string(cfg, "node.ima_policy", &s), 0);
+	assert_string_equal(s, "/etc/p.json");
+	assert_int_equal(config_get_string(cfg, "node.no_such_key", &s), -EINVAL);
+	config_free(cfg);
+	unlink(path);
+	free(path);
+}
+
 static void test_file_and_overrides(void **state)
 {
 	char *path = write_tmp("// comment\n{ \"trust_domain\": \"a.test\", \"tracking\": { \"hash_workers\": 2 } }");
@@ -102,6 +121,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_file_and_overrides),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_null_string),
 		cmocka_unit_test(test_missing_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -89,8 +89,15 @@ static void test_base64(void **state)
 
 	base64url_encode((const uint8_t *)"\xfb\xff", 2, enc);
 	assert_string_equal(enc, "-_8");
-	base64_encode((const uint8_t *)"\xfb\xff", 2, enc);
-	assert_string_equal(enc, "+/8=");
+	char *std = base64_encode((const uint8_t *)"\xfb\xff", 2);
+	assert_string_equal(std, "+/8=");
+	free(std);
+	base64url_encode((const uint8_t *)"abcd", 4, enc);
+	assert_string_equal(enc, "YWJjZA");
+	base64url_encode((const uint8_t *)"abcde", 5, enc);
+	assert_string_equal(enc, "YWJjZGU");
+	base64url_encode((const uint8_t *)"abc", 3, enc);
+	assert_string_equal(enc, "YWJj");
 	assert_int_equal(base64url_decode("-_8", 3, buf, sizeof(buf)), 2);
 	assert_memory_equal(buf, "\xfb\xff", 2);
 	assert_int_equal(base64url_decode("-_9", 3, buf, sizeof(buf)), -EINVAL);  /* trailing bits */

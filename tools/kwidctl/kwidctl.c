@@ -6,12 +6,14 @@
 #include <signal.h>
 
 extern const struct kwidctl_command kwidctl_status_commands[];
+extern const struct kwidctl_command kwidctl_node_commands[];
 extern const struct kwidctl_command kwidctl_bundle_commands[];
 extern const struct kwidctl_command kwidctl_svid_commands[];
 
 /* Every command table, each terminated by an entry with name == NULL. */
 static const struct kwidctl_command *const command_tables[] = {
 	kwidctl_status_commands,
+	kwidctl_node_commands,
 	kwidctl_bundle_commands,
 	kwidctl_svid_commands,
 };
