@@ -66,6 +66,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	json_object_put(ov);
+	loop_run_once(a.loop, 0); /* as in the agent: the key-pool worker starts on the loop */
 	/* The first mint persists how long the CA must stay (one fsync); keep
 	 * it out of the burst, then let the pool fill up again. */
 	if (mint_one(au, 0) < 0)

@@ -327,6 +327,15 @@ static void on_timer(struct kwid_timer *t, void *userdata)
 	run_schedule(userdata);
 }
 
+/* Runs in the loop's first iteration, after the agent dropped its
+ * privileges, so the key-pool worker thread starts without them. */
+static void start_keypool(void *userdata)
+{
+	struct kwid_authority *au = userdata;
+
+	keypool_start(au->pool);
+}
+
 void au_note_signed(struct kwid_authority *au, struct au_key *k, int64_t exp)
 {
 	int64_t bump = k->kind == AU_X509 ? au->set.x509_svid_ttl : au->set.jwt_svid_ttl;
@@ -488,6 +497,8 @@ int authority_new(struct kwid_agent *a, struct kwid_authority **out)
 	if (r < 0)
 		goto fail;
 	r = keypool_new(au->set.keypool_size, &au->pool);
+	if (r == 0)
+		r = loop_defer(a->loop, start_keypool, au);
 	if (r < 0)
 		goto fail;
 	r = agent_status_register(a, "authority", au_status, au);

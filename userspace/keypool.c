@@ -115,11 +115,6 @@ int keypool_new(size_t size, struct kwid_keypool **out)
 			goto fail;
 		}
 		p->size = size;
-		r = start_worker(p);
-		if (r < 0) {
-			log_error_errno(r, "keypool: cannot start the worker thread");
-			goto fail;
-		}
 	}
 	*out = p;
 	return 0;
@@ -128,9 +123,21 @@ fail:
 	return r;
 }
 
+int keypool_start(struct kwid_keypool *p)
+{
+	int r;
+
+	if (p->size == 0 || p->worker_running)
+		return 0;
+	r = start_worker(p);
+	if (r < 0)
+		return log_error_errno(r, "keypool: cannot start the worker thread; key pairs are made inline");
+	return 0;
+}
+
 int keypool_take(struct kwid_keypool *p, struct kwid_keypair *out)
 {
-	if (p->size > 0) {
+	if (p->worker_running) {
 		pthread_mutex_lock(&p->lock);
 		if (p->count > 0) {
 			struct kwid_keypair *slot = &p->ring[p->head];

@@ -44,8 +44,13 @@ struct keypool_stats {
 	uint64_t taken_inline; /* generated on the caller's thread (pool empty) */
 };
 
-/* size 0: no worker thread, every pair is generated inline. */
+/* size 0: no worker thread, every pair is generated inline. The worker
+ * starts with keypool_start(): call it once the agent has dropped its
+ * privileges (capabilities and seccomp filters are per thread, and a thread
+ * started before the drop would keep them); until then pairs are made
+ * inline. */
 int keypool_new(size_t size, struct kwid_keypool **out);
+int keypool_start(struct kwid_keypool *p);
 void keypool_free(struct kwid_keypool *p);
 int keypool_take(struct kwid_keypool *p, struct kwid_keypair *out);
 void keypool_stats(struct kwid_keypool *p, struct keypool_stats *out);

@@ -367,3 +367,20 @@ svid_field() {
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"no entry 'web'"* ]]
 }
+
+@test "the key-pool worker thread runs with the agent's dropped privileges" {
+	start_agent
+	kwidctl svid mint "$SUB" >/dev/null # the pool is in use
+	local main_eff tasks=0 t
+	main_eff=$(awk '/^CapEff/ {print $2}' "/proc/$KWID_PID/status")
+	for t in /proc/"$KWID_PID"/task/*; do
+		tasks=$((tasks + 1))
+		[ "$(awk '/^CapEff/ {print $2}' "$t/status")" = "$main_eff" ] || { grep -H Cap "$t/status"; false; }
+		[ "$(awk '/^CapPrm/ {print $2}' "$t/status")" = "$(awk '/^CapPrm/ {print $2}' "/proc/$KWID_PID/status")" ]
+		grep -q '^Seccomp:[[:space:]]*2' "$t/status"
+		grep -q '^NoNewPrivs:[[:space:]]*1' "$t/status"
+	done
+	[ "$tasks" -ge 2 ] # the main thread and the key-pool worker
+	run kwidctl status --json
+	echo "$output" | grep -Eq '"taken_ready": [1-9]'
+}

@@ -148,6 +148,10 @@ static void test_keypool(void **state)
 	struct kwid_keypair a, b;
 
 	assert_int_equal(keypool_new(8, &pool), 0);
+	assert_int_equal(keypool_take(pool, &a), 0); /* before the worker starts: inline */
+	keypool_stats(pool, &st);
+	assert_int_equal(st.taken_inline, 1);
+	assert_int_equal(keypool_start(pool), 0);
 	usleep(200000); /* let the worker fill it (not asserted: only counts) */
 	for (int i = 0; i < 40; i++) {
 		assert_int_equal(keypool_take(pool, &a), 0);
@@ -156,10 +160,11 @@ static void test_keypool(void **state)
 	}
 	keypool_stats(pool, &st);
 	assert_int_equal(st.size, 8);
-	assert_int_equal(st.taken_ready + st.taken_inline, 80);
+	assert_int_equal(st.taken_ready + st.taken_inline, 81);
 	keypool_free(pool);
 
 	assert_int_equal(keypool_new(0, &pool), 0); /* no worker */
+	assert_int_equal(keypool_start(pool), 0);
 	assert_int_equal(keypool_take(pool, &a), 0);
 	keypool_stats(pool, &st);
 	assert_int_equal(st.taken_inline, 1);
