@@ -4,6 +4,7 @@
 #include "kwid/log.h"
 #include "kwid/util.h"
 
+#include <dirent.h>
 #include <linux/securebits.h>
 #include <seccomp.h>
 #include <sys/prctl.h>
@@ -125,10 +126,35 @@ out:
 	return r;
 }
 
+/* Capabilities, no_new_privs and seccomp filters belong to a thread, not
+ * to the process: a thread started before the drop would keep everything.
+ * Parts start their threads after privs_apply() (e.g. from loop_defer);
+ * this check makes a violation fatal instead of silent. */
+static int check_single_thread(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return log_error_errno(-errno, "privs: cannot list /proc/self/task");
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	if (n != 1)
+		return log_error_errno(-EBUSY, "privs: %d threads exist before the privilege drop; "
+					       "threads must start after it or they keep every capability", n);
+	return 0;
+}
+
 int privs_apply(void)
 {
 	int r;
 
+	r = check_single_thread();
+	if (r < 0)
+		return r;
 	r = drop_capabilities();
 	if (r < 0)
 		return r;
