@@ -266,7 +266,7 @@ static void reply_jwt(struct admin_request *req, struct kwid_authority *au, cons
 		return admin_reply_error(req, "invalid", "a JWT-SVID needs at least one audience");
 	e = authority_mint_jwt(au, id, aud, naud, (uint32_t)ttl, &token);
 	if (e < 0)
-		return admin_reply_error(req, e == -EINVAL ? "invalid" : "unavailable",
+		return admin_reply_error(req, e == -EINVAL || e == -E2BIG ? "invalid" : "unavailable",
 					 "cannot mint a JWT-SVID: %s (audiences: 1..%d of 1..%d bytes)", strerror(-e),
 					 JWT_MAX_AUDIENCES, JWT_MAX_AUDIENCE_LEN);
 	res = json_object_new_object();

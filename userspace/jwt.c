@@ -84,6 +84,10 @@ int jwt_encode(struct kwid_signer *s, const char *header_b64, const char *sub, c
 	}
 	t[o++] = '.';
 	base64url_encode(raw, 64, t + o);
+	if (strlen(t) > JWT_MAX_LEN) { /* we could not validate it ourselves */
+		free(t);
+		return -E2BIG;
+	}
 	*token = t;
 	return 0;
 }

@@ -26,7 +26,8 @@
 /* base64url of {"alg":"ES256","kid":<kid>,"typ":"JWT"}; malloc'd. */
 char *jwt_header_b64(const char *kid);
 
-/* Sign a JWT-SVID with an EC P-256 signer. *token is malloc'd. */
+/* Sign a JWT-SVID with an EC P-256 signer. *token is malloc'd. -E2BIG
+ * when the token would exceed JWT_MAX_LEN (too many or too long audiences). */
 int jwt_encode(struct kwid_signer *s, const char *header_b64, const char *sub, const char *const *aud,
 	       size_t naud, int64_t iat, int64_t exp, char **token);
 

@@ -386,6 +386,17 @@ static void test_encode_rejects(void **state)
 	char *t = NULL;
 
 	assert_int_equal(jwt_encode(&K.signer, K.hdr, SUB, aud, 0, 1, 2, &t), -EINVAL);
+	/* 32 audiences of 1000 bytes: longer than validation accepts */
+	{
+		const char *many[JWT_MAX_AUDIENCES];
+		char *long_aud = malloc(1001);
+		memset(long_aud, 'a', 1000);
+		long_aud[1000] = '\0';
+		for (int i = 0; i < JWT_MAX_AUDIENCES; i++)
+			many[i] = long_aud;
+		assert_int_equal(jwt_encode(&K.signer, K.hdr, SUB, many, JWT_MAX_AUDIENCES, 1, 2, &t), -E2BIG);
+		free(long_aud);
+	}
 	assert_int_equal(signer_init(&rsa, k, NULL), 0);
 	assert_int_equal(jwt_encode(&rsa, K.hdr, SUB, aud, 1, 1, 2, &t), -EINVAL);
 	signer_clear(&rsa);
