@@ -89,10 +89,17 @@ struct kwid_authority {
 /* authority.c */
 struct au_key *au_active(struct au_keys *ks);
 void au_key_free(struct au_key *k);
+const char *au_kind_name(enum au_kind kind);
+int64_t au_now(void);
+
+/* authority_rotate.c */
+/* Apply every rotation step due now and arm the timer for the next one;
+ * KWID_CHANGE_BUNDLE when the bundle changed. */
+int au_run_schedule(struct kwid_authority *au);
+void au_on_timer(struct kwid_timer *t, void *userdata);
 /* Record that k signed something valid until exp; persists a new upper
  * bound when exp passes the saved one. */
 void au_note_signed(struct kwid_authority *au, struct au_key *k, int64_t exp);
-int64_t au_now(void);
 
 /* authority_store.c: state.json and key files in au->dir */
 int au_store_open(struct kwid_authority *au);
