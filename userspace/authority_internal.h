@@ -123,7 +123,7 @@ int au_jwt_key_from(EVP_PKEY *pkey, struct au_key **out); /* takes the reference
 /* bundle.c */
 int au_bundle_digest(struct kwid_authority *au, uint8_t out[32]);
 
-/* authority_admin.c */
+/* authority_admin.c, authority_status.c */
 int au_admin_register(struct kwid_authority *au);
 void au_status(void *userdata, json_object *out);
 
