@@ -1,8 +1,9 @@
-/* authority_admin.c - the authority on the admin socket: "bundle.show" (PEM roots or the full SPIFFE JWKS), "svid.mint"
- * (an X.509-SVID or JWT-SVID for any workload SPIFFE ID of the trust
- * domain, for tests and SREs; the admin socket is root-only) and
- * "svid.show" (an entry's current X.509-SVID from the cache, without key;
- * asking counts as use, like a Workload API fetch). */
+/* authority_admin.c - the authority on the admin socket: "bundle.show"
+ * (PEM roots or the full SPIFFE JWKS), "svid.mint" (an X.509-SVID or
+ * JWT-SVID for any workload SPIFFE ID of the trust domain, for tests and
+ * SREs; the admin socket is root-only) and "svid.show" (an entry's current
+ * X.509-SVID from the cache, without key; asking counts as use, like a
+ * Workload API fetch). */
 #include "authority_internal.h"
 #include "kwid/admin.h"
 #include "kwid/agent.h"
