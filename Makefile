@@ -41,7 +41,7 @@ ifeq ($(WERROR),1)
 WARNINGS += -Werror
 endif
 
-CPPFLAGS += -Iinclude -I$(BUILD) -I$(BUILD)/proto -D_GNU_SOURCE -D_FORTIFY_SOURCE=2
+CPPFLAGS += -Iinclude -Ibpf -I$(BUILD) -I$(BUILD)/proto -D_GNU_SOURCE -D_FORTIFY_SOURCE=2
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 $(WARNINGS) -fstack-protector-strong -fPIE -MMD -MP
 LDFLAGS  += -pie -Wl,-z,relro,-z,now -Wl,--as-needed

@@ -294,6 +294,15 @@ int loop_defer(struct kwid_loop *l, loop_defer_fn fn, void *userdata)
 	return 0;
 }
 
+void loop_defer_cancel(struct kwid_loop *l, loop_defer_fn fn, void *userdata)
+{
+	/* Cancelled slots are turned into no-ops rather than removed, so a
+	 * cancel from inside run_deferred() keeps its indices valid. */
+	for (size_t i = 0; i < l->deferred_len; i++)
+		if (l->deferred[i].fn == fn && l->deferred[i].userdata == userdata)
+			l->deferred[i].fn = NULL;
+}
+
 static void run_deferred(struct kwid_loop *l)
 {
 	/* Calls queued while running go to the next round, so a callback that
@@ -301,7 +310,10 @@ static void run_deferred(struct kwid_loop *l)
 	size_t n = l->deferred_len;
 
 	for (size_t i = 0; i < n; i++)
-		l->deferred[i].fn(l->deferred[i].userdata);
+		if (l->deferred[i].fn)
+			l->deferred[i].fn(l->deferred[i].userdata);
+	if (n == 0)
+		return;
 	memmove(l->deferred, l->deferred + n, (l->deferred_len - n) * sizeof(*l->deferred));
 	l->deferred_len -= n;
 }

@@ -2,10 +2,12 @@
  * in data-flow order, privilege drop, and the event loop. */
 #include "kwid/admin.h"
 #include "kwid/agent.h"
+#include "kwid/attest.h"
 #include "kwid/authority.h"
 #include "kwid/log.h"
 #include "kwid/node.h"
 #include "kwid/privs.h"
+#include "kwid/proc.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -24,13 +26,16 @@ static void usage(FILE *f)
 		"  --state-dir DIR      durable state (default /var/lib/kwid)\n"
 		"  --log-level LEVEL    error, warn, info or debug (default info)\n"
 		"  --tcti STRING        TPM access for node evidence (default device:/dev/tpmrm0)\n"
+		"  --tracking-mode MODE auto (default), tp_btf, raw_tp, proc_connector or\n"
+		"                       proc_poll (tracking.mode)\n"
 		"  --probe              print the kernel features found and the mode that\n"
 		"                       would be used, then exit\n"
 		"  --help, --version\n"
 		"\nFlags override the configuration file; the file overrides the defaults.\n");
 }
 
-enum { OPT_CONFIG = 256, OPT_TD, OPT_SOCKET, OPT_ADMIN, OPT_STATE, OPT_LOG, OPT_PROBE, OPT_VERSION, OPT_TCTI };
+enum { OPT_CONFIG = 256, OPT_TD, OPT_SOCKET, OPT_ADMIN, OPT_STATE, OPT_LOG, OPT_PROBE, OPT_VERSION,
+       OPT_TCTI, OPT_TRACKING_MODE };
 
 struct cmdline {
 	const char *config;
@@ -49,6 +54,7 @@ static int parse_cmdline(int argc, char **argv, struct cmdline *cl)
 		{"log-level", required_argument, NULL, OPT_LOG},
 		{"probe", no_argument, NULL, OPT_PROBE},
 		{"tcti", required_argument, NULL, OPT_TCTI},
+		{"tracking-mode", required_argument, NULL, OPT_TRACKING_MODE},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, OPT_VERSION},
 		{0},
@@ -85,6 +91,12 @@ static int parse_cmdline(int argc, char **argv, struct cmdline *cl)
 			json_object *node = json_object_new_object();
 			json_object_object_add(node, "tcti", json_object_new_string(optarg));
 			json_object_object_add(cl->overrides, "node", node);
+			break;
+		}
+		case OPT_TRACKING_MODE: {
+			json_object *t = json_object_new_object();
+			json_object_object_add(t, "mode", json_object_new_string(optarg));
+			json_object_object_add(cl->overrides, "tracking", t);
 			break;
 		}
 		case 'h':
@@ -140,10 +152,16 @@ static int agent_start(struct kwid_agent *a)
 	if (r < 0)
 		return r;
 	/* kernel events -> process table -> measurer */
+	r = tracking_start(a);
+	if (r < 0)
+		return r;
 	r = node_new(a, &a->node);
 	if (r < 0)
 		return r;
 	/* attestors (unix, container, k8s, systemd, lineage, node) */
+	r = attestors_new(a, &a->attestors);
+	if (r < 0)
+		return r;
 	/* entries -> authority -> SVID cache */
 	r = authority_new(a, &a->authority);
 	if (r < 0)
@@ -165,7 +183,10 @@ static void agent_stop(struct kwid_agent *a)
 	/* Reverse order of agent_start. */
 	svid_cache_free(a->svids);
 	authority_free(a->authority);
+	attestors_free(a->attestors);
+	a->attestors = NULL;
 	node_free(a->node);
+	tracking_stop(a);
 	admin_free(a->admin);
 	agent_free_subscriptions(a);
 }
@@ -190,9 +211,9 @@ int main(int argc, char **argv)
 	umask(0077);
 
 	if (cl.probe) {
-		fprintf(stderr, "kwid-agent: --probe is not available in this build\n");
+		r = tracking_probe(agent.cfg, stdout);
 		config_free(agent.cfg);
-		return 1;
+		return r < 0 ? 1 : 0;
 	}
 
 	agent.started_real_ns = now_real_ns();

@@ -501,6 +501,7 @@ void node_free(struct kwid_node *n)
 
 	if (!n)
 		return;
+	loop_defer_cancel(n->agent->loop, start_thread, n);
 	node_worker_stop(n);
 	lists[0] = n->todo;
 	lists[1] = n->done;

@@ -22,6 +22,8 @@
 struct kwid_agent;
 struct kwid_attestors;
 struct kwid_attest_op;
+struct kwid_cgroup_membership;
+struct kwid_runtime_cache;
 
 /* Evidence read once per attestation and shared by every attestor. */
 struct kwid_attest_ctx {
@@ -32,7 +34,27 @@ struct kwid_attest_ctx {
 	size_t ngroups;
 	const char *cgroup_text;	  /* /proc/<pid>/cgroup, as the kernel reports it to us */
 	bool exe_unchanged;		  /* measurer_check_unchanged() == 0 */
+
+	/* cgroup_text parsed once (kwid/cgroup_path.h); NULL when it was
+	 * refused, and then cgroup_error/cgroup_why say why. */
+	const struct kwid_cgroup_membership *cgroup;
+	int cgroup_error;
+	const char *cgroup_why;
+	/* Ancestors from the process table, parent first, each checked
+	 * against the child's recorded parent start time; bounded depth. */
+	const struct kwid_proc *const *ancestors;
+	size_t nancestors;
+	/* Container runtimes' on-disk state, cached (kwid/runtime_state.h). */
+	struct kwid_runtime_cache *runtimes;
+	/* attest_note() writes here: the reason an attestor gives for failing
+	 * or for leaving selectors out. */
+	char *note;
+	size_t note_size;
 };
+
+/* Give the reason for a failure (or a partial result) of the running
+ * attestor; shown by `kwidctl selectors` and logged. */
+void attest_note(const struct kwid_attest_ctx *ctx, const char *fmt, ...) _printf_(2, 3);
 
 struct kwid_attestor {
 	const char *name; /* "unix", "container", "k8s", "systemd", "lineage", ... */
@@ -41,6 +63,9 @@ struct kwid_attestor {
 	int (*attest)(void *state, const struct kwid_attest_ctx *ctx, struct kwid_selector_set *out);
 	void (*status)(void *state, json_object *out);		/* optional */
 };
+
+/* Every attestor the agent runs, NULL-terminated (attestors/registry.c). */
+extern const struct kwid_attestor *const kwid_attestor_registry[];
 
 struct kwid_attest_group {
 	const char *attestor;
@@ -57,14 +82,22 @@ struct kwid_attestation {
 };
 
 void attestation_free(struct kwid_attestation *att);
+/* {"pid", "exec", "selectors": [...], "groups": [{"attestor", "selectors",
+ * "error", "message"}]}: what `kwidctl selectors --json` prints. */
+json_object *attestation_to_json(const struct kwid_attestation *att);
 
 /* err: 0 and att (ownership passes to the callee), or -ESRCH (the process
- * is gone), -ESTALE (it exec'd something else meanwhile), other -errno. */
+ * is gone), -ESTALE (it exec'd something else meanwhile), other -errno.
+ * A failing attestor does not fail the attestation: its group carries
+ * the error and no selectors. */
 typedef void (*attest_done_fn)(void *userdata, int err, struct kwid_attestation *att);
 
 /* Attest exec `who`. pidfd (or -1) is the caller's pidfd, used for the
- * final confirmation. fn runs later on the loop, never inside this call.
- * *op (may be NULL) allows attest_cancel(). */
+ * final confirmation; it must stay open until fn runs or the operation is
+ * cancelled (with -1 the pipeline opens its own). fn runs later on the
+ * loop, never inside this call, exactly once unless cancelled. A negative
+ * return (-ESRCH: no such exec in the table; -ENOMEM) means fn will not
+ * run. */
 int attest_start(struct kwid_attestors *as, const struct kwid_exec_id *who, int pidfd,
 		 attest_done_fn fn, void *userdata, struct kwid_attest_op **op);
 void attest_cancel(struct kwid_attest_op *op);

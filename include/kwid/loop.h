@@ -38,6 +38,9 @@ void loop_timer_free(struct kwid_timer *t);
 
 /* Run fn(userdata) once, after the events of the current iteration. */
 int loop_defer(struct kwid_loop *l, loop_defer_fn fn, void *userdata);
+/* Drop queued calls of fn(userdata) (an object freed before its deferred
+ * call ran must cancel it). */
+void loop_defer_cancel(struct kwid_loop *l, loop_defer_fn fn, void *userdata);
 
 /* Block signo and deliver it through the loop. */
 int loop_signal_add(struct kwid_loop *l, int signo, loop_signal_fn fn, void *userdata);

@@ -13,9 +13,11 @@
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 struct kwid_agent;
+struct kwid_config;
 struct kwid_proc_table;
 struct kwid_tracker;
 struct kwid_measurement;
@@ -110,5 +112,21 @@ int tracker_identify_peer(struct kwid_tracker *tr, int pidfd, pid_t pid, struct 
  * pidfd (sync first), -ESRCH when the process is gone, -ESTALE when it
  * exec'd another image since. */
 int tracker_confirm_exec(struct kwid_tracker *tr, int pidfd, const struct kwid_exec_id *id);
+
+/* ---- added by the tracker ---- */
+
+/* One line of `kwidctl ps` (tgid, ppid, ids, comm, path, sha256, ...). */
+json_object *proc_to_ps_json(const struct kwid_proc *p);
+const char *proc_origin_to_string(enum kwid_proc_origin o);
+
+/* Agent wiring (userspace/tracking.c): reads "tracking.*", starts the
+ * measurer and the tracker, sets a->measurer, a->tracker and a->procs,
+ * registers the admin commands "ps" and "inspect" and the status section
+ * "tracking", and forwards table changes with agent_notify(). */
+int tracking_start(struct kwid_agent *a);
+void tracking_stop(struct kwid_agent *a);
+/* kwid-agent --probe: try every mechanism and print what was found and
+ * which mode would be used. Returns 0 unless the probe itself failed. */
+int tracking_probe(const struct kwid_config *cfg, FILE *f);
 
 #endif

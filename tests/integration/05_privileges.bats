@@ -16,7 +16,7 @@ declared_mask() {
 	bits = 0
 	for n in names:
 	    out = subprocess.run(["capsh", "--explain=" + n], capture_output=True, text=True).stdout
-	    num = int(out.split("[")[1].split("]")[0])
+	    num = int(out.split("(", 1)[1].split(")", 1)[0])  # "cap_sys_ptrace (19) [...]"
 	    bits |= 1 << num
 	print("%016x" % bits)
 	PY

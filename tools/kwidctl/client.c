@@ -84,13 +84,10 @@ int kwidctl_call(struct kwidctl *ctx, const char *cmd, json_object *args, json_o
 	if (r == 0)
 		r = write_full(fd, "\n", 1);
 	json_object_put(req);
-	/* Even when the write failed, the agent may have answered before
-	 * closing (a refused peer gets its reason): read it. */
-	if (r == 0 || r == -EPIPE || r == -ECONNRESET) {
-		int rr = read_line(fd, &line);
-		if (rr == 0 || r == 0)
-			r = rr;
-	}
+	/* An agent that refuses us (non-root peer) answers and closes at
+	 * once: the write may fail with EPIPE, but its answer is there. */
+	if (r == 0 || r == -EPIPE || r == -ECONNRESET)
+		r = read_line(fd, &line);
 	if (r < 0) {
 		fprintf(stderr, "kwidctl: no answer from kwid-agent on %s: %s\n", ctx->admin_socket,
 			strerror(-r));

@@ -1,6 +1,11 @@
 /* cmd_status.c - `kwidctl status`: the agent's health at a glance. */
 #include "kwidctl.h"
 
+static const char *scalar(json_object *v)
+{
+	return v ? json_object_get_string(v) : "-"; /* JSON null */
+}
+
 static void print_value(const char *key, json_object *v, int depth)
 {
 	if (json_object_is_type(v, json_type_object)) {
@@ -12,12 +17,11 @@ static void print_value(const char *key, json_object *v, int depth)
 	if (json_object_is_type(v, json_type_array)) {
 		printf("%*s%s:", depth * 2, "", key);
 		for (size_t i = 0; i < json_object_array_length(v); i++)
-			printf("%s%s", i ? ", " : " ",
-			       json_object_get_string(json_object_array_get_idx(v, i)));
+			printf("%s%s", i ? ", " : " ", scalar(json_object_array_get_idx(v, i)));
 		printf("\n");
 		return;
 	}
-	printf("%*s%-*s %s\n", depth * 2, "", 24 - depth * 2, key, json_object_get_string(v));
+	printf("%*s%-*s %s\n", depth * 2, "", 24 - depth * 2, key, scalar(v));
 }
 
 static int cmd_status(struct kwidctl *ctx, int argc, char **argv)

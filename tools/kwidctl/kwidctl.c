@@ -6,14 +6,18 @@
 #include <signal.h>
 
 extern const struct kwidctl_command kwidctl_status_commands[];
+extern const struct kwidctl_command kwidctl_selectors_commands[];
 extern const struct kwidctl_command kwidctl_node_commands[];
+extern const struct kwidctl_command kwidctl_proc_commands[];
 extern const struct kwidctl_command kwidctl_bundle_commands[];
 extern const struct kwidctl_command kwidctl_svid_commands[];
 
 /* Every command table, each terminated by an entry with name == NULL. */
 static const struct kwidctl_command *const command_tables[] = {
 	kwidctl_status_commands,
+	kwidctl_selectors_commands,
 	kwidctl_node_commands,
+	kwidctl_proc_commands,
 	kwidctl_bundle_commands,
 	kwidctl_svid_commands,
 };
@@ -62,8 +66,7 @@ int main(int argc, char **argv)
 
 	if (!args)
 		return KWIDCTL_FAILED;
-	/* A closed socket must surface as EPIPE, not kill us silently. */
-	signal(SIGPIPE, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN); /* a closed socket is an error to report, not a death */
 	env = getenv("SPIFFE_ENDPOINT_SOCKET");
 	ctx.api_socket = env && *env ? env : KWIDCTL_DEFAULT_API_SOCKET;
 	for (; i < argc; i++) {
