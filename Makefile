@@ -69,12 +69,14 @@ UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+BENCH_SRCS  := $(wildcard bench/*.c)
+BENCH_BINS  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
 LIBKWID := $(BUILD)/libkwid.a
 AGENT   := $(BUILD)/kwid-agent
 KWIDCTL := $(BUILD)/kwidctl
 
-.PHONY: all deps run test unit integration fuzz fuzz-smoke bench install uninstall clean check-root
+.PHONY: all deps run test unit integration fuzz fuzz-smoke bench bench-bins install uninstall clean check-root
 .DEFAULT_GOAL := all
 
 all: $(AGENT) $(KWIDCTL)
@@ -158,11 +160,13 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBKWID)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS) -lcmocka
 
-# Benchmark drivers (bench/*.c), built on demand by the bench scripts.
+# C drivers of the benchmarks (bench/*.c), linked like the unit tests.
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIBKWID)
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+bench-bins: $(BENCH_BINS)
 
 # ---- fuzzing (clang, libFuzzer + ASan/UBSan) ----
 FUZZ_CFLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
@@ -223,7 +227,7 @@ run: deps check-root
 	exec $(AGENT) $(ARGS)
 
 bench: deps check-root
-	$(MAKE) all
+	$(MAKE) all bench-bins
 	@set -e; for b in bench/bench_*.sh; do echo "== $$b"; bash $$b; done
 
 # ---- install ----

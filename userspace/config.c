@@ -39,8 +39,11 @@ int config_parse_text(const char *text, const char *what, json_object **out, cha
 	obj = json_tokener_parse_ex(tok, text, (int)len);
 	jerr = json_tokener_get_error(tok);
 	if (!obj || jerr != json_tokener_success) {
+		/* json-c calls running out of input "continue". */
 		r = errmsgf(errmsg, "%s: invalid JSON at byte %zu: %s", what,
-			    json_tokener_get_parse_end(tok), json_tokener_error_desc(jerr));
+			    json_tokener_get_parse_end(tok),
+			    jerr == json_tokener_continue ? "unexpected end of input"
+							  : json_tokener_error_desc(jerr));
 		json_object_put(obj);
 	} else if (json_tokener_get_parse_end(tok) < len &&
 		   strspn(text + json_tokener_get_parse_end(tok), " \t\r\n") !=

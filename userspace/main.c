@@ -4,10 +4,12 @@
 #include "kwid/agent.h"
 #include "kwid/attest.h"
 #include "kwid/authority.h"
+#include "kwid/entries.h"
 #include "kwid/log.h"
 #include "kwid/node.h"
 #include "kwid/privs.h"
 #include "kwid/proc.h"
+#include "kwid/spiffe_id.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -163,6 +165,9 @@ static int agent_start(struct kwid_agent *a)
 	if (r < 0)
 		return r;
 	/* entries -> authority -> SVID cache */
+	r = entries_new(a, &a->entries);
+	if (r < 0)
+		return r;
 	r = authority_new(a, &a->authority);
 	if (r < 0)
 		return r;
@@ -183,6 +188,8 @@ static void agent_stop(struct kwid_agent *a)
 	/* Reverse order of agent_start. */
 	svid_cache_free(a->svids);
 	authority_free(a->authority);
+	entries_free(a->entries);
+	a->entries = NULL;
 	attestors_free(a->attestors);
 	a->attestors = NULL;
 	node_free(a->node);
@@ -196,6 +203,7 @@ int main(int argc, char **argv)
 	struct cmdline cl = {0};
 	struct kwid_agent agent = {0};
 	_cleanup_free_ char *errmsg = NULL;
+	const char *why;
 	int r;
 
 	if (parse_cmdline(argc, argv, &cl) < 0)
@@ -204,6 +212,11 @@ int main(int argc, char **argv)
 	json_object_put(cl.overrides);
 	if (r < 0) {
 		fprintf(stderr, "kwid-agent: %s\n", errmsg ? errmsg : strerror(-r));
+		return 2;
+	}
+	if (spiffe_trust_domain_validate(agent.cfg->trust_domain, &why) < 0) {
+		fprintf(stderr, "kwid-agent: invalid trust_domain \"%s\": %s\n", agent.cfg->trust_domain, why);
+		config_free(agent.cfg);
 		return 2;
 	}
 	log_set_level(agent.cfg->log_level);

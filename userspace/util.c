@@ -1,6 +1,8 @@
 /* util.c - implementations of the helpers declared in kwid/util.h. */
 #include "kwid/util.h"
 
+#include <stdarg.h>
+
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/stat.h>
@@ -30,6 +32,38 @@ int strscpy(char *dst, const char *src, size_t dstlen)
 	}
 	memcpy(dst, src, n + 1);
 	return 0;
+}
+
+int errmsg_set(char **msg, int r, const char *fmt, ...)
+{
+	va_list ap;
+	char *n;
+
+	if (!msg)
+		return r;
+	va_start(ap, fmt);
+	if (vasprintf(&n, fmt, ap) < 0)
+		n = NULL;
+	va_end(ap);
+	free(*msg);
+	*msg = n;
+	return r;
+}
+
+void errmsg_append(char **msg, const char *fmt, ...)
+{
+	_cleanup_free_ char *text = NULL;
+	va_list ap;
+	char *n;
+	int r;
+
+	va_start(ap, fmt);
+	r = vasprintf(&text, fmt, ap);
+	va_end(ap);
+	if (r < 0 || asprintf(&n, "%s%s%s", *msg ? *msg : "", *msg ? "; " : "", text) < 0)
+		return;
+	free(*msg);
+	*msg = n;
 }
 
 bool endswith(const char *s, const char *suffix)

@@ -100,6 +100,13 @@ static inline bool streq_ptr(const char *a, const char *b)
 	return strcmp(a, b) == 0;
 }
 
+/* Error messages for callers (char **errmsg out-parameters): replace *msg
+ * (when msg != NULL) with the formatted text and return r, so a failure
+ * path reads: return errmsg_set(errmsg, -EINVAL, "...", ...). */
+int errmsg_set(char **msg, int r, const char *fmt, ...) _printf_(3, 4);
+/* Append "; <formatted text>" to *msg, or start it. */
+void errmsg_append(char **msg, const char *fmt, ...) _printf_(2, 3);
+
 /* true when every byte of s[0..len) is a lowercase hex digit. */
 bool is_lower_hex(const char *s, size_t len);
 /* Lowercase hex of bin[0..len) into out (2*len+1 bytes). */

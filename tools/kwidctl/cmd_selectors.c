@@ -5,7 +5,7 @@
 
 #include <limits.h>
 
-static void print_group(json_object *g)
+void kwidctl_print_attest_group(json_object *g)
 {
 	json_object *sels = jget(g, "selectors");
 	const char *err = jstr(g, "error"), *msg = jstr(g, "message");
@@ -39,7 +39,7 @@ static int cmd_selectors(struct kwidctl *ctx, int argc, char **argv)
 	} else {
 		groups = jget(res, "groups");
 		for (size_t i = 0; groups && i < json_object_array_length(groups); i++)
-			print_group(json_object_array_get_idx(groups, i));
+			kwidctl_print_attest_group(json_object_array_get_idx(groups, i));
 	}
 	json_object_put(res);
 	return KWIDCTL_OK;

@@ -47,6 +47,11 @@ int kwidctl_usage(const char *name);
  * style); returns the index of the first operand or -1 on a usage error.
  * Implemented in kwidctl.c. */
 
+/* One attestor's group of an attestation ({"attestor", "selectors",
+ * "error", "message"}), as `kwidctl selectors` prints it (cmd_selectors.c;
+ * `kwidctl why` prints the same). */
+void kwidctl_print_attest_group(json_object *g);
+
 /* ---- aligned tables for human output ---- */
 struct table;
 struct table *table_new(size_t ncols, const char *const *headers);
