@@ -146,9 +146,12 @@ static void reply_x509(struct admin_request *req, struct kwid_authority *au, con
 	json_object *res;
 	int e;
 
-	for (size_t i = 0; i < ndns; i++)
-		if (dns_name_validate(dns[i]) < 0)
-			return admin_reply_error(req, "invalid", "'%s' is not a DNS name fit for a certificate", dns[i]);
+	for (size_t i = 0; i < ndns; i++) {
+		const char *why = NULL;
+		if (entry_dns_name_validate(dns[i], &why) < 0)
+			return admin_reply_error(req, "invalid", "'%s' is not a DNS name fit for a certificate: %s",
+						 dns[i], why ? why : "?");
+	}
 	e = authority_mint_x509(au, &r, &s);
 	if (e < 0)
 		return admin_reply_error(req, e == -EINVAL ? "invalid" : "unavailable", "cannot mint an X.509-SVID: %s",

@@ -50,41 +50,6 @@ void p256_key_id(const uint8_t pub[65], uint8_t ski[CERT_SKI_LEN])
 	SHA1(pub, 65, ski);
 }
 
-static bool label_ok(const char *s, size_t n)
-{
-	if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'))
-			return false;
-	}
-	return true;
-}
-
-int dns_name_validate(const char *name)
-{
-	size_t len = name ? strlen(name) : 0;
-	const char *p = name;
-
-	if (len == 0 || len > DNS_NAME_MAX)
-		return -EINVAL;
-	if (startswith(p, "*.")) {
-		p += 2;
-		if (!*p)
-			return -EINVAL;
-	}
-	for (;;) {
-		const char *dot = strchr(p, '.');
-		size_t n = dot ? (size_t)(dot - p) : strlen(p);
-		if (!label_ok(p, n))
-			return -EINVAL;
-		if (!dot)
-			return 0;
-		p = dot + 1;
-	}
-}
-
 static void put_rdn(struct der *d, const uint8_t *oid, size_t oidlen, const char *value)
 {
 	der_begin(d, DER_SET);
@@ -198,9 +163,11 @@ static int spec_check(const struct cert_spec *s)
 		return -EINVAL;
 	if (s->ca && s->ndns)
 		return -EINVAL;
-	for (size_t i = 0; i < s->ndns; i++)
-		if (dns_name_validate(s->dns[i]) < 0)
+	for (size_t i = 0; i < s->ndns; i++) {
+		const char *why;
+		if (entry_dns_name_validate(s->dns[i], &why) < 0)
 			return -EINVAL;
+	}
 	return 0;
 }
 

@@ -15,12 +15,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kwid/entries.h"
 #include "kwid/signer.h"
 
 #define CERT_SERIAL_LEN 16
 #define CERT_SKI_LEN 20
-#define CERT_MAX_DNS 32
-#define DNS_NAME_MAX 253
+#define CERT_MAX_DNS ENTRY_MAX_DNS_NAMES
 
 struct cert_spec {
 	uint8_t serial[CERT_SERIAL_LEN];
@@ -49,13 +49,10 @@ void p256_spki(const uint8_t pub[65], uint8_t out[P256_SPKI_LEN]);
 void p256_key_id(const uint8_t pub[65], uint8_t ski[CERT_SKI_LEN]);
 /* Name DER "O=<org>, CN=<cn>" (UTF8String values, each 1..64 bytes). */
 int cert_name(const char *org, const char *cn, uint8_t **der, size_t *len);
-/* 0 when name is a DNS name fit for a SAN: labels of [A-Za-z0-9-] (1..63,
- * no leading or trailing '-'), an optional leading "*." wildcard, at most
- * DNS_NAME_MAX bytes. */
-int dns_name_validate(const char *name);
 
 /* Encode the certificate described by spec and sign it with issuer.
- * *der is malloc'd. */
+ * DNS names must pass entry_dns_name_validate() (kwid/entries.h), the
+ * rule registration entries follow. *der is malloc'd. */
 int cert_issue(const struct cert_spec *spec, struct kwid_signer *issuer, uint8_t **der, size_t *len);
 
 #endif

@@ -171,32 +171,6 @@ static void test_keypool(void **state)
 	keypool_free(pool);
 }
 
-static void test_dns_names(void **state)
-{
-	char longlabel[80], longname[300];
-
-	assert_int_equal(dns_name_validate("web.example.org"), 0);
-	assert_int_equal(dns_name_validate("*.example.org"), 0);
-	assert_int_equal(dns_name_validate("localhost"), 0);
-	assert_int_equal(dns_name_validate("a-b.c"), 0);
-	assert_int_equal(dns_name_validate(""), -EINVAL);
-	assert_int_equal(dns_name_validate("-a.b"), -EINVAL);
-	assert_int_equal(dns_name_validate("a..b"), -EINVAL);
-	assert_int_equal(dns_name_validate("a.b."), -EINVAL);
-	assert_int_equal(dns_name_validate("a.*.b"), -EINVAL);
-	assert_int_equal(dns_name_validate("*."), -EINVAL);
-	assert_int_equal(dns_name_validate("a b"), -EINVAL);
-	assert_int_equal(dns_name_validate("a\xc3\xa9"), -EINVAL);
-	memset(longlabel, 'a', 64);
-	longlabel[64] = '\0';
-	assert_int_equal(dns_name_validate(longlabel), -EINVAL);
-	memset(longname, 'a', sizeof(longname));
-	for (int i = 50; i < 290; i += 50)
-		longname[i] = '.';
-	longname[299] = '\0';
-	assert_int_equal(dns_name_validate(longname), -EINVAL);
-}
-
 /* ---- certificates ---- */
 
 struct issuer {
@@ -477,7 +451,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_der_lengths),   cmocka_unit_test(test_der_values),
 		cmocka_unit_test(test_base64),	      cmocka_unit_test(test_keypair_pkcs8),
-		cmocka_unit_test(test_keypool),	      cmocka_unit_test(test_dns_names),
+		cmocka_unit_test(test_keypool),
 		cmocka_unit_test(test_leaf_p256),     cmocka_unit_test(test_leaf_p384),
 		cmocka_unit_test(test_leaf_rsa),      cmocka_unit_test(test_bad_specs),
 		cmocka_unit_test(test_ecdsa_conversion),
