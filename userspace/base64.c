@@ -1,6 +1,7 @@
 /* base64.c - strict standard base64 (see kwid/base64.h), on top of
  * OpenSSL's block coder, which does the arithmetic but neither rejects
- * stray characters precisely nor reports the unpadded length. */
+ * stray characters precisely nor reports the unpadded length; and strict
+ * base64url for JOSE, written out (OpenSSL has no URL alphabet). */
 #include "kwid/base64.h"
 #include "kwid/util.h"
 
@@ -55,4 +56,85 @@ int base64_decode(const char *text, size_t len, size_t max, uint8_t **out, size_
 	*out = buf;
 	*outlen = dlen;
 	return 0;
+}
+
+/* ---- base64url ---- */
+
+static const char URL[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+void base64url_encode(const uint8_t *in, size_t n, char *out)
+{
+	size_t o = 0, i = 0;
+
+	for (; i + 3 <= n; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+		out[o++] = URL[v >> 18];
+		out[o++] = URL[(v >> 12) & 63];
+		out[o++] = URL[(v >> 6) & 63];
+		out[o++] = URL[v & 63];
+	}
+	if (n - i >= 1) {
+		uint32_t v = (uint32_t)in[i] << 16 | (n - i == 2 ? (uint32_t)in[i + 1] << 8 : 0);
+		out[o++] = URL[v >> 18];
+		out[o++] = URL[(v >> 12) & 63];
+		if (n - i == 2)
+			out[o++] = URL[(v >> 6) & 63];
+	}
+	out[o] = '\0';
+}
+
+char *base64url_encode_alloc(const uint8_t *in, size_t n)
+{
+	char *s = malloc(base64url_len(n) + 1);
+
+	if (s)
+		base64url_encode(in, n, s);
+	return s;
+}
+
+static int url_value(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '-')
+		return 62;
+	if (c == '_')
+		return 63;
+	return -1;
+}
+
+ssize_t base64url_decode(const char *s, size_t n, uint8_t *out, size_t outcap)
+{
+	size_t o = 0, rem = n % 4;
+	uint32_t acc = 0;
+
+	if (rem == 1 || (n / 4) * 3 + (rem ? rem - 1 : 0) > outcap)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		int v = url_value(s[i]);
+		if (v < 0)
+			return -EINVAL;
+		acc = acc << 6 | (uint32_t)v;
+		if (i % 4 == 3) {
+			out[o++] = (uint8_t)(acc >> 16);
+			out[o++] = (uint8_t)(acc >> 8);
+			out[o++] = (uint8_t)acc;
+			acc = 0;
+		}
+	}
+	if (rem == 2) {
+		if (acc & 0x0f) /* non-canonical trailing bits */
+			return -EINVAL;
+		out[o++] = (uint8_t)(acc >> 4);
+	} else if (rem == 3) {
+		if (acc & 0x03)
+			return -EINVAL;
+		out[o++] = (uint8_t)(acc >> 10);
+		out[o++] = (uint8_t)(acc >> 2);
+	}
+	return (ssize_t)o;
 }

@@ -3,6 +3,7 @@
 #include "kwid/admin.h"
 #include "kwid/agent.h"
 #include "kwid/attest.h"
+#include "kwid/authority.h"
 #include "kwid/entries.h"
 #include "kwid/log.h"
 #include "kwid/node.h"
@@ -168,6 +169,12 @@ static int agent_start(struct kwid_agent *a)
 	r = entries_new(a, &a->entries);
 	if (r < 0)
 		return r;
+	r = authority_new(a, &a->authority);
+	if (r < 0)
+		return r;
+	r = svid_cache_new(a, a->authority, &a->svids);
+	if (r < 0)
+		return r;
 	/* Workload API */
 	r = wlapi_new(a, &a->wlapi);
 	if (r < 0)
@@ -184,6 +191,8 @@ static void agent_stop(struct kwid_agent *a)
 {
 	/* Reverse order of agent_start. */
 	wlapi_free(a->wlapi);
+	svid_cache_free(a->svids);
+	authority_free(a->authority);
 	entries_free(a->entries);
 	a->entries = NULL;
 	attestors_free(a->attestors);

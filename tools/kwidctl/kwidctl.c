@@ -11,6 +11,8 @@ extern const struct kwidctl_command kwidctl_entry_commands[];
 extern const struct kwidctl_command kwidctl_selectors_commands[];
 extern const struct kwidctl_command kwidctl_node_commands[];
 extern const struct kwidctl_command kwidctl_proc_commands[];
+extern const struct kwidctl_command kwidctl_bundle_commands[];
+extern const struct kwidctl_command kwidctl_svid_commands[];
 
 /* Every command table, each terminated by an entry with name == NULL. */
 static const struct kwidctl_command *const command_tables[] = {
@@ -20,6 +22,8 @@ static const struct kwidctl_command *const command_tables[] = {
 	kwidctl_selectors_commands,
 	kwidctl_node_commands,
 	kwidctl_proc_commands,
+	kwidctl_bundle_commands,
+	kwidctl_svid_commands,
 };
 
 static void print_help(FILE *f)
