@@ -385,7 +385,6 @@ static int read_settings(struct kwid_wlapi *w, const struct kwid_config *cfg)
 	}
 	f->version = WLAPI_IPC_VERSION;
 	f->log_level = (uint32_t)cfg->log_level;
-	f->max_streams = f->max_conns * f->max_streams_per_conn;
 	return config_get_bool(cfg, "workload_api.allow_unauthenticated_verifiers",
 			       &w->set.allow_unauthenticated_verifiers);
 }

@@ -95,7 +95,6 @@ struct wlapi_front_config {
 	uint32_t max_header_bytes;
 	uint32_t max_response_bytes;
 	uint32_t max_streams_per_conn;
-	uint32_t max_streams;
 	uint32_t max_conns;
 	uint32_t max_conns_per_uid;
 	uint32_t first_request_timeout_ms;
