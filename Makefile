@@ -77,6 +77,9 @@ AGENT   := $(BUILD)/kwid-agent
 KWIDCTL := $(BUILD)/kwidctl
 
 .PHONY: all deps run test unit integration fuzz fuzz-smoke bench bench-bins install uninstall clean check-root
+# Generated sources come from pattern rules; without this make deletes them
+# as intermediate files after the build and regenerates them every time.
+.SECONDARY: $(GENERATED_H) $(PROTO_C) $(PROTO_WKT) $(BPF_OBJS)
 .DEFAULT_GOAL := all
 
 all: $(AGENT) $(KWIDCTL)
@@ -86,7 +89,7 @@ DEB_PKGS := gcc make pkg-config clang llvm libclang-rt-14-dev bpftool libbpf-dev
 	zlib1g-dev libssl-dev openssl libjson-c-dev libtss2-dev libtss2-tcti-swtpm0 libcap-dev \
 	libseccomp-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev \
 	libcmocka-dev bats swtpm swtpm-tools tpm2-tools python3 python3-grpcio python3-grpc-tools \
-	python3-cryptography python3-jwt procps util-linux coreutils iproute2 kmod libcap2-bin
+	python3-cryptography python3-jwt python3-h2 procps util-linux coreutils iproute2 kmod libcap2-bin
 
 deps:
 	@missing=""; \

@@ -8,6 +8,7 @@
 #include "kwid/log.h"
 #include "kwid/node.h"
 #include "kwid/privs.h"
+#include "kwid/wlapi.h"
 #include "kwid/proc.h"
 #include "kwid/spiffe_id.h"
 
@@ -175,6 +176,9 @@ static int agent_start(struct kwid_agent *a)
 	if (r < 0)
 		return r;
 	/* Workload API */
+	r = wlapi_new(a, &a->wlapi);
+	if (r < 0)
+		return r;
 
 	/* Start-up is over: keep only what the parts declared. */
 	r = agent_status_register(a, "privileges", privs_status, NULL);
@@ -186,6 +190,7 @@ static int agent_start(struct kwid_agent *a)
 static void agent_stop(struct kwid_agent *a)
 {
 	/* Reverse order of agent_start. */
+	wlapi_free(a->wlapi);
 	svid_cache_free(a->svids);
 	authority_free(a->authority);
 	entries_free(a->entries);
@@ -206,6 +211,9 @@ int main(int argc, char **argv)
 	const char *why;
 	int r;
 
+	/* The Workload API front: kwid-agent re-executes itself, unprivileged. */
+	if (argc == 2 && streq(argv[1], WLAPI_FRONT_ARG))
+		return wlapi_front_main();
 	if (parse_cmdline(argc, argv, &cl) < 0)
 		return 2;
 	r = config_load(cl.config, cl.overrides, &agent.cfg, &errmsg);
@@ -245,7 +253,8 @@ int main(int argc, char **argv)
 		log_error("start-up failed, exiting");
 		goto out_stop;
 	}
-	log_info("ready: admin socket %s", agent.cfg->admin_socket_path);
+	log_info("ready: admin socket %s, Workload API socket %s (SPIFFE_ENDPOINT_SOCKET=unix://%s)",
+		 agent.cfg->admin_socket_path, agent.cfg->socket_path, agent.cfg->socket_path);
 	r = loop_run(agent.loop);
 out_stop:
 	agent_stop(&agent);

@@ -98,7 +98,7 @@ void hex_encode(const uint8_t *bin, size_t len, char *out)
 	out[2 * len] = '\0';
 }
 
-static int hexval(char c)
+int hex_digit_value(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -116,7 +116,7 @@ ssize_t hex_decode(const char *hex, uint8_t *out, size_t outlen)
 	if (len % 2 || len / 2 > outlen)
 		return -EINVAL;
 	for (size_t i = 0; i < len / 2; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+		int hi = hex_digit_value(hex[2 * i]), lo = hex_digit_value(hex[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return -EINVAL;
 		out[i] = (uint8_t)(hi << 4 | lo);
@@ -283,6 +283,21 @@ fail:
 	return r;
 }
 
+int mkdir_parents(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+	char *slash;
+	int r = strscpy(buf, path, sizeof(buf));
+
+	if (r < 0)
+		return r;
+	slash = strrchr(buf, '/');
+	if (!slash || slash == buf)
+		return 0;
+	*slash = '\0';
+	return mkdir_p(buf, mode);
+}
+
 int mkdir_p(const char *path, mode_t mode)
 {
 	char buf[PATH_MAX];
@@ -296,8 +311,13 @@ int mkdir_p(const char *path, mode_t mode)
 		if (buf[i] != '/' && buf[i] != '\0')
 			continue;
 		buf[i] = '\0';
-		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		if (mkdir(buf, mode) == 0) {
+			/* mkdir() applies the umask; the caller asked for `mode`. */
+			if (chmod(buf, mode) < 0)
+				return -errno;
+		} else if (errno != EEXIST) {
 			return -errno;
+		}
 		if (i < len)
 			buf[i] = '/';
 	}

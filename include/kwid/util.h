@@ -111,6 +111,8 @@ void errmsg_append(char **msg, const char *fmt, ...) _printf_(2, 3);
 bool is_lower_hex(const char *s, size_t len);
 /* Lowercase hex of bin[0..len) into out (2*len+1 bytes). */
 void hex_encode(const uint8_t *bin, size_t len, char *out);
+/* Value of one hex digit (either case), or -1. */
+int hex_digit_value(char c);
 /* Decode hex (either case) into out; returns bytes written or -EINVAL. */
 ssize_t hex_decode(const char *hex, uint8_t *out, size_t outlen);
 
@@ -141,6 +143,8 @@ int write_file_atomic(const char *dir, const char *name, const void *data, size_
 /* mkdir -p with the given mode for directories it creates. An existing
  * directory is left as it is. */
 int mkdir_p(const char *path, mode_t mode);
+/* mkdir_p of the directory that holds `path` (nothing for "/x" or "x"). */
+int mkdir_parents(const char *path, mode_t mode);
 
 /* Full read/write loops that retry on EINTR and short transfers. */
 ssize_t read_full(int fd, void *buf, size_t len);

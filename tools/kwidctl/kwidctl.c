@@ -6,6 +6,7 @@
 #include <signal.h>
 
 extern const struct kwidctl_command kwidctl_status_commands[];
+extern const struct kwidctl_command kwidctl_wlapi_commands[];
 extern const struct kwidctl_command kwidctl_entry_commands[];
 extern const struct kwidctl_command kwidctl_selectors_commands[];
 extern const struct kwidctl_command kwidctl_node_commands[];
@@ -16,6 +17,7 @@ extern const struct kwidctl_command kwidctl_svid_commands[];
 /* Every command table, each terminated by an entry with name == NULL. */
 static const struct kwidctl_command *const command_tables[] = {
 	kwidctl_status_commands,
+	kwidctl_wlapi_commands,
 	kwidctl_entry_commands,
 	kwidctl_selectors_commands,
 	kwidctl_node_commands,
