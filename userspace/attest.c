@@ -56,6 +56,8 @@ struct kwid_attest_op {
 	struct op_wait waits[2 + LINEAGE_DEPTH_MAX];
 	size_t nwaits, pending;
 	bool queued;
+	bool running;	/* inside op_run(): a cancel is deferred to its end */
+	bool cancelled;
 	uint64_t started_ns;
 	struct kwid_attest_op *prev, *next; /* every outstanding op */
 	struct kwid_attest_op *ready_next;  /* ready queue */
@@ -413,11 +415,20 @@ static void op_run(struct kwid_attest_op *op)
 	}
 	r = run_attestors(as, p, &att);
 	if (r == 0) {
-		/* The result stands only if the same exec still runs. */
+		/* The result stands only if the same exec still runs. Confirming
+		 * syncs the tracker, whose change notifications may reach the
+		 * caller and make it cancel this very operation. */
+		op->running = true;
 		r = tracker_confirm_exec(as->agent->tracker, op->pidfd, &op->who);
-		if (r < 0) {
+		op->running = false;
+		if (r < 0 || op->cancelled) {
 			attestation_free(att);
 			att = NULL;
+		}
+		if (op->cancelled) {
+			op_unlink(op);
+			op_free(op);
+			return;
 		}
 	}
 	op_finish(op, r, att);
@@ -574,6 +585,10 @@ void attest_cancel(struct kwid_attest_op *op)
 {
 	if (!op)
 		return;
+	if (op->running) {
+		op->cancelled = true; /* op_run() frees it without calling back */
+		return;
+	}
 	op_dequeue(op);
 	op_unlink(op);
 	op_free(op);

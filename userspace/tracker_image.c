@@ -104,6 +104,20 @@ static struct kwid_image *build_image(struct kwid_tracker *tr, const struct kwid
 	return proc_image_create(tr->table, spec, path, script_path, m, sm);
 }
 
+/* An image built while its process was already gone may lack its path
+ * (a relative filename cannot be resolved without the process) or hold a
+ * failed measurement. Reusing it would deny every later run of the same
+ * file its unix:path and unix:sha256 selectors: rebuild it from the new,
+ * live process instead (the newer image shadows the old one in the table). */
+static bool image_incomplete(const struct kwid_image *img, const struct kwid_proc_event *ev)
+{
+	const struct kwid_measurement *m = img->measurement;
+
+	if (!ev->has_file)
+		return false;
+	return !img->path || (m->state == KWID_MEASURE_FAILED && m->error != -EFBIG && m->error != -ESTALE);
+}
+
 struct kwid_image *tracker_image_for_event(struct kwid_tracker *tr, const struct kwid_proc_event *ev)
 {
 	struct kwid_image_spec spec = {
@@ -115,6 +129,13 @@ struct kwid_image *tracker_image_for_event(struct kwid_tracker *tr, const struct
 	};
 	struct kwid_image *img = proc_image_find(tr->table, &spec);
 
+	if (img && image_incomplete(img, ev)) {
+		struct kwid_image *fresh = build_image(tr, ev, &spec);
+		if (fresh) {
+			proc_image_unref(tr->table, img);
+			img = fresh;
+		}
+	}
 	if (!img)
 		img = build_image(tr, ev, &spec);
 	proc_table_release_str(tr->table, spec.filename);

@@ -100,6 +100,9 @@ typedef void (*attest_done_fn)(void *userdata, int err, struct kwid_attestation 
  * run. */
 int attest_start(struct kwid_attestors *as, const struct kwid_exec_id *who, int pidfd,
 		 attest_done_fn fn, void *userdata, struct kwid_attest_op **op);
+/* After this, fn is never called. Safe anywhere on the loop thread,
+ * including from a change notification delivered while this very
+ * operation confirms its exec (the free is then deferred to its end). */
 void attest_cancel(struct kwid_attest_op *op);
 
 int attestors_new(struct kwid_agent *a, struct kwid_attestors **out);

@@ -90,6 +90,23 @@ bg() {
 	[[ "$output" =~ uid\ \(r/e/s/fs\)\ +65534/65534 ]]
 }
 
+@test "a binary first seen in short-lived runs by relative path still gets its path and digest later" {
+	start_agent
+	cp /bin/sleep "$WORK/rel-sleep"
+	printf 'kwid-test-%s' "$RANDOM" >>"$WORK/rel-sleep"
+	chmod 0755 "$WORK/rel-sleep"
+	# Runs that exit before the agent handles their exec: nothing left to
+	# resolve the relative name against, nothing to hash through.
+	for _ in $(seq 1 20); do (cd "$WORK" && ./rel-sleep 0); done
+	cd "$WORK"
+	bg ./rel-sleep 300
+	cd - >/dev/null
+	wait_until 10 measured "$BG" || { dump_log; false; }
+	[ "$(inspect_field "$BG" path)" = "$WORK/rel-sleep" ]
+	[ "$(inspect_field "$BG" filename)" = "./rel-sleep" ]
+	[ "$(inspect_field "$BG" sha256)" = "$(sha256sum "$WORK/rel-sleep" | cut -d' ' -f1)" ]
+}
+
 @test "a process started before the agent is in the table" {
 	cp /bin/sleep "$WORK/early"
 	bg "$WORK/early" 300
