@@ -3,7 +3,7 @@
  * image from the CRI annotations the runtime wrote to disk when it created
  * the container, so a pod is attested the moment it starts. Facts only the
  * kubelet knows (service account, pod labels) are not produced: see
- * docs/attestors.md. */
+ * docs/ATTESTORS.md. */
 #include "kwid/agent.h"
 #include "kwid/attest.h"
 #include "kwid/attestor_util.h"

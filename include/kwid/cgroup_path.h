@@ -3,7 +3,7 @@
  *
  * The kernel's report of a process's cgroup membership is the one piece of
  * container evidence a process cannot forge from inside (mount tables it
- * can; see docs/attestors.md). This parser turns it into structured facts
+ * can; see docs/ATTESTORS.md). This parser turns it into structured facts
  * and refuses what it cannot read with certainty: two different container
  * ids, a container id below a unit whose subtree is delegated to someone
  * else, malformed ids, overlong or traversing paths, duplicated or
