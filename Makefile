@@ -41,7 +41,10 @@ ifeq ($(WERROR),1)
 WARNINGS += -Werror
 endif
 
-CPPFLAGS += -Iinclude -Ibpf -I$(BUILD) -I$(BUILD)/proto -D_GNU_SOURCE -D_FORTIFY_SOURCE=2
+# Where `make install` puts kwid-wlapi-front; the agent also looks next to itself.
+LIBEXECDIR ?= $(PREFIX)/libexec/kwid
+CPPFLAGS += -Iinclude -Ibpf -I$(BUILD) -I$(BUILD)/proto -D_GNU_SOURCE -D_FORTIFY_SOURCE=2 \
+	-DKWID_LIBEXECDIR='"$(LIBEXECDIR)"'
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 $(WARNINGS) -fstack-protector-strong -fPIE -MMD -MP
 LDFLAGS  += -pie -Wl,-z,relro,-z,now -Wl,--as-needed
@@ -60,7 +63,8 @@ PROTO_C     := $(patsubst proto/%.proto,$(BUILD)/proto/%.pb-c.c,$(PROTOS))
 PROTO_WKT   := $(if $(PROTOS),$(BUILD)/proto/google/protobuf/struct.pb-c.c)
 GENERATED_H := $(BPF_SKELS) $(PROTO_C:.c=.h) $(PROTO_WKT:.c=.h)
 
-LIB_SRCS    := $(filter-out userspace/main.c,$(wildcard userspace/*.c)) $(wildcard attestors/*.c)
+LIB_SRCS    := $(filter-out userspace/main.c userspace/wlapi_front_main.c,$(wildcard userspace/*.c)) \
+	$(wildcard attestors/*.c)
 LIB_OBJS    := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) $(BUILD)/obj/userspace/config_default.o \
 	$(patsubst $(BUILD)/%.c,$(BUILD)/obj/%.o,$(PROTO_C) $(PROTO_WKT))
 CTL_SRCS    := $(wildcard tools/kwidctl/*.c)
@@ -74,6 +78,7 @@ BENCH_BINS  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
 LIBKWID := $(BUILD)/libkwid.a
 AGENT   := $(BUILD)/kwid-agent
+FRONT   := $(BUILD)/kwid-wlapi-front
 KWIDCTL := $(BUILD)/kwidctl
 
 .PHONY: all deps run test unit integration fuzz fuzz-smoke bench bench-bins install uninstall clean check-root
@@ -82,7 +87,7 @@ KWIDCTL := $(BUILD)/kwidctl
 .SECONDARY: $(GENERATED_H) $(PROTO_C) $(PROTO_WKT) $(BPF_OBJS)
 .DEFAULT_GOAL := all
 
-all: $(AGENT) $(KWIDCTL)
+all: $(AGENT) $(FRONT) $(KWIDCTL)
 
 # ---- Debian packages ----
 DEB_PKGS := gcc make pkg-config clang llvm libclang-rt-14-dev bpftool libbpf-dev libelf-dev \
@@ -151,6 +156,12 @@ $(LIBKWID): $(LIB_OBJS)
 	$(Q)ar rcs $@ $^
 
 $(AGENT): $(BUILD)/obj/userspace/main.o $(LIBKWID)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+# The unprivileged Workload API front: the same library, but linked with
+# --as-needed it maps only nghttp2, protobuf-c, json-c, libcrypto, libseccomp.
+$(FRONT): $(BUILD)/obj/userspace/wlapi_front_main.o $(LIBKWID)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
@@ -235,16 +246,23 @@ bench: deps check-root
 
 # ---- install ----
 install: all
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/kwid \
-		$(DESTDIR)/lib/systemd/system
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBEXECDIR) \
+		$(DESTDIR)/etc/kwid $(DESTDIR)/lib/systemd/system
 	install -m 0755 $(AGENT) $(DESTDIR)$(PREFIX)/sbin/kwid-agent
+	install -m 0755 $(FRONT) $(DESTDIR)$(LIBEXECDIR)/kwid-wlapi-front
 	install -m 0755 $(KWIDCTL) $(DESTDIR)$(PREFIX)/bin/kwidctl
 	install -m 0644 packaging/agent.json $(DESTDIR)/etc/kwid/agent.json.example
+	@# The unit reads /etc/kwid/agent.json: give it one that changes nothing,
+	@# and never overwrite the administrator's.
+	test -e $(DESTDIR)/etc/kwid/agent.json || \
+		printf '// kwid-agent configuration: only the keys you change (see agent.json.example).\n{\n}\n' \
+		> $(DESTDIR)/etc/kwid/agent.json
 	sed 's|@SBINDIR@|$(PREFIX)/sbin|' packaging/kwid-agent.service.in \
 		> $(DESTDIR)/lib/systemd/system/kwid-agent.service
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/sbin/kwid-agent $(DESTDIR)$(PREFIX)/bin/kwidctl \
+		$(DESTDIR)$(LIBEXECDIR)/kwid-wlapi-front \
 		$(DESTDIR)/etc/kwid/agent.json.example $(DESTDIR)/lib/systemd/system/kwid-agent.service
 
 clean:

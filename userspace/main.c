@@ -211,9 +211,6 @@ int main(int argc, char **argv)
 	const char *why;
 	int r;
 
-	/* The Workload API front: kwid-agent re-executes itself, unprivileged. */
-	if (argc == 2 && streq(argv[1], WLAPI_FRONT_ARG))
-		return wlapi_front_main();
 	if (parse_cmdline(argc, argv, &cl) < 0)
 		return 2;
 	r = config_load(cl.config, cl.overrides, &agent.cfg, &errmsg);

@@ -10,6 +10,7 @@
 #include "kwid/wlapi_core.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <libgen.h>
 #include <openssl/sha.h>
 #include <stdarg.h>
@@ -465,6 +466,49 @@ static void status_section(void *userdata, json_object *out)
 	wlapi_serve_status(w, out);
 }
 
+/* The front binary sits next to kwid-agent (build tree, or a package that
+ * ships both in one directory), else in KWID_LIBEXECDIR (make install). It
+ * receives every workload's connection, so it must be a regular file only
+ * root can change. */
+static int open_front_binary(int *out)
+{
+	char self[PATH_MAX], cand[2][PATH_MAX + 64];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	int r = -ENOENT;
+
+	cand[0][0] = '\0';
+	if (n > 0) {
+		char *slash;
+		self[n] = '\0';
+		slash = strrchr(self, '/');
+		if (slash) {
+			*slash = '\0';
+			snprintf(cand[0], sizeof(cand[0]), "%s/%s", self, WLAPI_FRONT_BINARY);
+		}
+	}
+	snprintf(cand[1], sizeof(cand[1]), "%s/%s", KWID_LIBEXECDIR, WLAPI_FRONT_BINARY);
+	for (size_t i = 0; i < 2; i++) {
+		struct stat st;
+		int fd;
+
+		if (!cand[i][0])
+			continue;
+		fd = open(cand[i], O_PATH | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 022)) {
+			r = log_error_errno(-EPERM, "wlapi: %s must be a regular file owned by root and "
+						    "writable by no one else", cand[i]);
+			close(fd);
+			return r;
+		}
+		*out = fd;
+		return 0;
+	}
+	return log_error_errno(r, "wlapi: cannot find %s next to kwid-agent or in %s", WLAPI_FRONT_BINARY,
+			       KWID_LIBEXECDIR);
+}
+
 int wlapi_new(struct kwid_agent *a, struct kwid_wlapi **out)
 {
 	struct kwid_wlapi *w = calloc(1, sizeof(*w));
@@ -483,11 +527,9 @@ int wlapi_new(struct kwid_agent *a, struct kwid_wlapi **out)
 		r = -ENOMEM;
 		goto fail;
 	}
-	w->exe_fd = open("/proc/self/exe", O_PATH | O_CLOEXEC);
-	if (w->exe_fd < 0) {
-		r = log_error_errno(-errno, "wlapi: cannot open /proc/self/exe to start the front");
+	r = open_front_binary(&w->exe_fd);
+	if (r < 0)
 		goto fail;
-	}
 	raise_fd_limit(w->set.front.max_conns);
 	r = bind_socket(w);
 	if (r < 0)

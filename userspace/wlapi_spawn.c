@@ -1,6 +1,6 @@
 /* wlapi_spawn.c - the Workload API front process seen from the core:
- * fork, drop every privilege, exec our own binary as `--wlapi-front`
- * (a fresh image: nothing of the core's memory, keys included, survives),
+ * fork, drop every privilege, exec kwid-wlapi-front (a fresh, small
+ * image: nothing of the core's memory, keys included, survives),
  * watch it through a pidfd, and restart it with backoff when it dies. */
 #include "kwid/log.h"
 #include "kwid/sandbox.h"
@@ -35,8 +35,8 @@ static void child_fail(const char *msg)
  * have threads). */
 static _Noreturn void child_exec(struct kwid_wlapi *w, int ipc_child)
 {
-	static char arg0[] = "kwid-agent", arg1[] = WLAPI_FRONT_ARG;
-	char *argv[] = {arg0, arg1, NULL};
+	static char arg0[] = WLAPI_FRONT_BINARY;
+	char *argv[] = {arg0, NULL};
 	char *envp[] = {NULL};
 	sigset_t none;
 	int lfd, ifd, efd;
@@ -57,7 +57,7 @@ static _Noreturn void child_exec(struct kwid_wlapi *w, int ipc_child)
 		child_fail("kwid wlapi front: cannot drop privileges (the core needs CAP_SETUID, CAP_SETGID "
 			   "and CAP_SETPCAP to start the front)\n");
 	execveat(5, "", argv, envp, AT_EMPTY_PATH);
-	child_fail("kwid wlapi front: exec of the agent binary failed\n");
+	child_fail("kwid wlapi front: exec of " WLAPI_FRONT_BINARY " failed\n");
 	_exit(127);
 }
 

@@ -19,10 +19,11 @@ struct kwid_wlapi;
 int wlapi_new(struct kwid_agent *a, struct kwid_wlapi **out);
 void wlapi_free(struct kwid_wlapi *w);
 
-/* The front process: kwid-agent execs itself with WLAPI_FRONT_ARG as its
- * only argument, the listening socket on WLAPI_FRONT_LISTEN_FD and the
- * core's socket on WLAPI_FRONT_IPC_FD. Returns the exit code. */
-#define WLAPI_FRONT_ARG "--wlapi-front"
+/* The front process: kwid-agent execs the kwid-wlapi-front binary (found
+ * next to kwid-agent, else in KWID_LIBEXECDIR) with the listening socket on
+ * WLAPI_FRONT_LISTEN_FD and the core's socket on WLAPI_FRONT_IPC_FD.
+ * wlapi_front_main() is its main; it returns the exit code. */
+#define WLAPI_FRONT_BINARY "kwid-wlapi-front"
 #define WLAPI_FRONT_LISTEN_FD 3
 #define WLAPI_FRONT_IPC_FD 4
 int wlapi_front_main(void);

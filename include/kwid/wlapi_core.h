@@ -56,7 +56,7 @@ struct kwid_wlapi {
 	struct wlapi_settings set;
 	char *socket_path;
 	int listen_fd;
-	int exe_fd; /* O_PATH of our own binary, exec'd as the front */
+	int exe_fd; /* O_PATH of kwid-wlapi-front, exec'd as the front */
 
 	/* the front process (wlapi_spawn.c) */
 	pid_t front_pid;

@@ -81,7 +81,10 @@ wl_ge() {
 	# Not dumpable: its /proc files belong to root, so other processes
 	# of uid 65534 cannot ptrace it or read its memory.
 	[ "$(stat -c %u /proc/$pid/mem)" = 0 ]
-	[ "$(cat /proc/$pid/cmdline | tr '\0' ' ')" = "kwid-agent --wlapi-front " ]
+	[ "$(cat /proc/$pid/cmdline | tr '\0' ' ')" = "kwid-wlapi-front " ]
+	# the process that parses the public socket maps none of the
+	# privileged parts' libraries
+	! grep -Eq 'libbpf|libtss2|libcap\.so' /proc/$pid/maps
 	# Besides stdio: only sockets and the loop's epoll/timerfd/signalfd.
 	local fd target
 	for fd in /proc/$pid/fd/*; do
