@@ -100,6 +100,11 @@ for mode in tp_btf raw_tp; do
 		"$(echo "$s" | field tracking.bpf_programs.exec.run_cnt)" \
 		"$(echo "$s" | field tracking.bpf_programs.fork.run_cnt)" \
 		"$(echo "$s" | field tracking.bpf_programs.exit.run_cnt)"
+	if [ "$mode" = tp_btf ]; then # for part 2's cost-based overhead
+		echo $(( $(echo "$s" | field tracking.bpf_programs.exec.avg_ns) + \
+			$(echo "$s" | field tracking.bpf_programs.fork.avg_ns) + \
+			$(echo "$s" | field tracking.bpf_programs.exit.avg_ns) )) >"$TMP/bpf_ns"
+	fi
 	stop_agent
 done
 sysctl -q -w kernel.bpf_stats_enabled="$OLD_STATS"
@@ -121,8 +126,8 @@ for r in $(seq 1 "$STORM_ROUNDS"); do
 	echo "with $out $(awk -v a="$c0" -v b="$(agent_cpu_ns)" 'BEGIN {print b - a}')" >>"$TMP/storm"
 	stop_agent
 done
-"$PY" - "$TMP/storm" "$per" <<'PY'
-import statistics, sys
+"$PY" - "$TMP/storm" "$per" "$TMP/bpf_ns" <<'PY'
+import os, statistics, sys
 rows = [l.split() for l in open(sys.argv[1])]
 per = int(sys.argv[2])
 wo = [(int(w), int(c)) for k, w, c, a in rows if k == "without"]
@@ -138,6 +143,17 @@ print(f"   wall ratio with/without (medians) {mi/mw:.4f} -> overhead {100*(mi/mw
 print(f"   CPU: storm {cw/n/1000:.1f} us/exec without, {ci/n/1000:.1f} us/exec with (BPF time included); "
       f"agent {ag/n/1000:.2f} us/exec")
 print(f"   CPU ratio (storm + agent) / storm alone: {(ci+ag)/cw:.4f} -> overhead {100*((ci+ag)/cw-1):+.2f} %")
+# Each pair ran back to back: its ratio cancels slow drifts of a shared machine.
+pairs = [b[0] / a[0] for a, b in zip(wo, wi)]
+print(f"   wall ratio, median of the {len(pairs)} pairs: {statistics.median(pairs):.4f} "
+      f"(pairs range {min(pairs):.3f} .. {max(pairs):.3f})")
+# What the agent adds, from measured costs instead of noisy wall clocks:
+# its BPF programs per fork+exec+exit (part 1) and its own CPU per exec.
+if os.path.exists(sys.argv[3]):
+    bpf = int(open(sys.argv[3]).read())
+    cost = bpf + ag / n
+    print(f"   cost-based: BPF {bpf} ns + agent {ag/n:.0f} ns per fork+exec+exit = {cost/1000:.2f} us "
+          f"= {100*cost/(cw/n):.2f} % of the {cw/n/1000:.0f} us the cycle costs")
 PY
 echo
 fi
