@@ -92,7 +92,7 @@ mkdir -p "$D/streams"
 STREAMS_PID=$!
 for _ in $(seq 600); do [ -e "$D/streams/ready" ] && break; sleep 0.1; done
 [ -e "$D/streams/ready" ] || { echo "streams did not start:"; cat "$D/streams.out"; exit 1; }
-FRONT_PID=$(pgrep -P "$AGENT_PID" -x kwid-wlapi-front)
+FRONT_PID=$(pgrep -P "$AGENT_PID" -f kwid-wlapi-front)
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 pss() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup"; }
 RSS_CORE=$(rss "$AGENT_PID")
