@@ -12,6 +12,7 @@
 
 struct selectors_req {
 	struct admin_request *req;
+	pid_t pid;
 	int pidfd;
 };
 
@@ -55,23 +56,59 @@ json_object *attestation_to_json(const struct kwid_attestation *att)
 	return o;
 }
 
+void attest_admin_reply_error(struct admin_request *req, pid_t pid, int err)
+{
+	if (err == -ESRCH)
+		admin_reply_error(req, "not_found", "process %d exited while it was being attested", (int)pid);
+	else if (err == -ESTALE)
+		admin_reply_error(req, "unavailable",
+				  "process %d executed another program while it was being attested; run again", (int)pid);
+	else
+		admin_reply_error(req, "unavailable", "cannot attest process %d: %s", (int)pid, strerror(-err));
+}
+
+int attest_admin_start(struct kwid_agent *a, struct admin_request *req, pid_t pid, attest_done_fn fn,
+		       void *userdata, int *pidfd)
+{
+	struct kwid_exec_id id;
+	int fd, r;
+
+	if (!a->attestors || !a->tracker) {
+		admin_reply_error(req, "unavailable", "this agent runs without process tracking or attestation");
+		return -ENODEV;
+	}
+	fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (fd < 0) {
+		r = -errno;
+		if (r == -ESRCH)
+			admin_reply_error(req, "not_found", "no process with pid %d", (int)pid);
+		else
+			admin_reply_error(req, "unavailable", "pid %d: cannot open a pidfd: %s", (int)pid, strerror(-r));
+		return r;
+	}
+	r = tracker_identify_peer(a->tracker, fd, pid, &id);
+	if (r == 0)
+		r = attest_start(a->attestors, &id, fd, fn, userdata, NULL);
+	if (r < 0) {
+		close(fd);
+		if (r == -ENOENT)
+			admin_reply_error(req, "not_found", "process %d is not in the process table", (int)pid);
+		else
+			attest_admin_reply_error(req, pid, r);
+		return r;
+	}
+	*pidfd = fd;
+	return 0;
+}
+
 static void on_attested(void *userdata, int err, struct kwid_attestation *att)
 {
 	struct selectors_req *sr = userdata;
-	pid_t pid = 0;
 
-	if (err == 0) {
+	if (err == 0)
 		admin_reply_ok(sr->req, attestation_to_json(att));
-	} else {
-		pid = admin_request_peer_pid(sr->req);
-		if (err == -ESRCH)
-			admin_reply_error(sr->req, "not_found", "the process exited during attestation");
-		else if (err == -ESTALE)
-			admin_reply_error(sr->req, "unavailable", "the process executed another program during attestation; try again");
-		else
-			admin_reply_error(sr->req, "internal", "attestation failed: %s", strerror(-err));
-		log_debug("admin selectors (from pid %d) failed: %s", (int)pid, strerror(-err));
-	}
+	else
+		attest_admin_reply_error(sr->req, sr->pid, err);
 	attestation_free(att);
 	close(sr->pidfd);
 	free(sr);
@@ -79,51 +116,18 @@ static void on_attested(void *userdata, int err, struct kwid_attestation *att)
 
 static int cmd_selectors(struct admin_request *req, json_object *args, void *userdata)
 {
-	struct kwid_agent *a = userdata;
 	struct selectors_req *sr;
-	struct kwid_exec_id id;
 	int64_t pid;
-	int pidfd, r;
 
 	if (admin_arg_int(req, args, "pid", true, 1, INT_MAX, &pid) < 0)
 		return 0;
-	if (!a->attestors || !a->tracker) {
-		admin_reply_error(req, "unavailable", "attestation is not running");
-		return 0;
-	}
-	pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
-	if (pidfd < 0) {
-		admin_reply_error(req, "not_found", "no process with pid %lld", (long long)pid);
-		return 0;
-	}
-	r = tracker_identify_peer(a->tracker, pidfd, (pid_t)pid, &id);
-	if (r < 0) {
-		close(pidfd);
-		if (r == -ENOENT || r == -ESRCH)
-			admin_reply_error(req, "not_found", "pid %lld: %s", (long long)pid,
-					  r == -ENOENT ? "not in the process table" : "no such process");
-		else
-			admin_reply_error(req, "internal", "pid %lld: cannot bind it to its exec: %s", (long long)pid,
-					  strerror(-r));
-		return 0;
-	}
 	sr = calloc(1, sizeof(*sr));
-	if (!sr) {
-		close(pidfd);
+	if (!sr)
 		return -ENOMEM;
-	}
 	sr->req = req;
-	sr->pidfd = pidfd;
-	r = attest_start(a->attestors, &id, pidfd, on_attested, sr, NULL);
-	if (r < 0) {
-		close(pidfd);
+	sr->pid = (pid_t)pid;
+	if (attest_admin_start(userdata, req, sr->pid, on_attested, sr, &sr->pidfd) < 0)
 		free(sr);
-		if (r == -ESRCH) {
-			admin_reply_error(req, "not_found", "pid %lld exited", (long long)pid);
-			return 0;
-		}
-		return r;
-	}
 	return 0;
 }
 

@@ -10,7 +10,6 @@
 #include "kwid/log.h"
 #include "kwid/proc.h"
 
-#include <sys/syscall.h>
 
 #define WHY_MAX_NEAR_MISSES 10
 
@@ -86,17 +85,8 @@ static void on_attested(void *userdata, int err, struct kwid_attestation *att)
 	json_object *res, *matches = NULL, *near = NULL;
 	int r;
 
-	if (err == -ESRCH) {
-		admin_reply_error(w->req, "not_found", "process %d exited while it was being attested", (int)w->pid);
-		goto out;
-	}
-	if (err == -ESTALE) {
-		admin_reply_error(w->req, "unavailable", "process %d executed another program while it was being attested; run again",
-				  (int)w->pid);
-		goto out;
-	}
 	if (err < 0) {
-		admin_reply_error(w->req, "unavailable", "cannot attest process %d: %s", (int)w->pid, strerror(-err));
+		attest_admin_reply_error(w->req, w->pid, err);
 		goto out;
 	}
 	r = matches_to_json(w->es, &att->all, &matches);
@@ -118,54 +108,25 @@ out:
 	why_free(w);
 }
 
-static int open_pidfd(pid_t pid)
-{
-	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
-
-	return fd < 0 ? -errno : fd;
-}
-
-/* Pin the process with a pidfd, find the exec behind it, and attest that
- * exec; the answer follows from on_attested(). */
+/* Attest the process; the answer follows from on_attested(). */
 static int cmd_why(struct admin_request *req, json_object *args, void *userdata)
 {
 	struct kwid_agent *a = userdata;
 	struct why_request *w;
-	struct kwid_exec_id id;
 	int64_t pid;
-	int r;
 
 	if (admin_arg_int(req, args, "pid", true, 1, INT32_MAX, &pid) < 0)
 		return 0;
-	if (!a->tracker || !a->attestors || !a->entries) {
-		admin_reply_error(req, "unavailable", "this agent runs without process tracking or attestation");
+	if (!a->entries) {
+		admin_reply_error(req, "unavailable", "this agent runs without registration entries");
 		return 0;
 	}
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
-	*w = (struct why_request){req, a, a->entries, (pid_t)pid, open_pidfd((pid_t)pid)};
-	if (w->pidfd < 0) {
-		r = w->pidfd;
+	*w = (struct why_request){req, a, a->entries, (pid_t)pid, -1};
+	if (attest_admin_start(a, req, w->pid, on_attested, w, &w->pidfd) < 0)
 		why_free(w);
-		if (r != -ESRCH)
-			return r;
-		admin_reply_error(req, "not_found", "no process with pid %lld", (long long)pid);
-		return 0;
-	}
-	r = tracker_identify_peer(a->tracker, w->pidfd, w->pid, &id);
-	if (r == -ESRCH || r == -ENOENT) {
-		admin_reply_error(req, "not_found", r == -ESRCH ? "process %lld exited" :
-				  "process %lld is not in the process table", (long long)pid);
-		why_free(w);
-		return 0;
-	}
-	if (r == 0)
-		r = attest_start(a->attestors, &id, w->pidfd, on_attested, w, NULL);
-	if (r < 0) {
-		why_free(w);
-		admin_reply_error(req, "unavailable", "cannot attest process %lld: %s", (long long)pid, strerror(-r));
-	}
 	return 0;
 }
 

@@ -105,6 +105,17 @@ int attest_start(struct kwid_attestors *as, const struct kwid_exec_id *who, int 
  * operation confirms its exec (the free is then deferred to its end). */
 void attest_cancel(struct kwid_attest_op *op);
 
+/* For admin commands that attest a pid (kwidctl selectors, why): pin the
+ * process with a pidfd, bind it to the exec the table has for it and start
+ * attesting that exec. On success *pidfd is the caller's to close once fn
+ * ran. On failure fn will not run, req has been answered (not_found,
+ * unavailable) and the -errno is returned. */
+struct admin_request;
+int attest_admin_start(struct kwid_agent *a, struct admin_request *req, pid_t pid, attest_done_fn fn,
+		       void *userdata, int *pidfd);
+/* Answer req for an attestation of pid that ended with err < 0. */
+void attest_admin_reply_error(struct admin_request *req, pid_t pid, int err);
+
 int attestors_new(struct kwid_agent *a, struct kwid_attestors **out);
 void attestors_free(struct kwid_attestors *as);
 
