@@ -90,7 +90,10 @@ static int snapshot_from_iter(struct kwid_tracker *tr)
 	return r < 0 ? r : 0;
 }
 
-static int snapshot_from_proc(struct kwid_tracker *tr)
+/* Walk /proc. With only_unseen, skip every process this snapshot already
+ * reported: the walk then fills what the task iterator did not show (seen
+ * here: pid 1 of a sandbox whose init lives outside the iterator's view). */
+static int snapshot_from_proc(struct kwid_tracker *tr, bool only_unseen)
 {
 	_cleanup_(closedirp) DIR *d = opendir("/proc");
 	struct proc_scan_buf *buf;
@@ -110,12 +113,21 @@ static int snapshot_from_proc(struct kwid_tracker *tr)
 
 		if (parse_pid(de->d_name, &pid) < 0)
 			continue;
+		if (only_unseen) {
+			const struct kwid_proc *p = proc_table_lookup(tr->table, pid);
+			if (p && proc_entry_mark(p) == tr->snapshot_mark)
+				continue;
+		}
 		if (proc_scan_quick(pid, &start, &file, &has_file) < 0)
 			continue;
 		if (tracker_snapshot_quick(tr, pid, start, &file, has_file))
 			continue;
 		if (proc_scan_pid(pid, tr->layout, &ev, buf) < 0)
 			continue;
+		if (only_unseen) {
+			tr->stats.iter_gaps++;
+			log_debug("pid %d was not reported by the task iterator: added from /proc", (int)pid);
+		}
 		tracker_snapshot_add(tr, &ev);
 	}
 	free(buf);
@@ -134,10 +146,12 @@ int tracker_resync(struct kwid_tracker *tr, const char *why)
 	update_clock_offset(tr);
 	tracker_snapshot_begin(tr, now_boot_ns());
 	r = tr->iter ? snapshot_from_iter(tr) : -ENOENT;
-	if (r < 0) {
+	if (r == 0) {
+		r = snapshot_from_proc(tr, true);
+	} else {
 		if (tr->iter)
 			log_warn_errno(r, "task iterator failed, repairing from /proc instead");
-		r = snapshot_from_proc(tr);
+		r = snapshot_from_proc(tr, false);
 	}
 	if (r < 0) {
 		/* Without a snapshot nothing may be removed: keep what we have. */
@@ -666,6 +680,7 @@ void tracker_status(struct kwid_tracker *tr, json_object *out)
 	add_u64(rs, "count", tr->stats.resyncs);
 	add_u64(rs, "removed", tr->stats.resync_removed);
 	add_u64(rs, "replaced", tr->stats.resync_replaced);
+	add_u64(rs, "iterator_gaps_filled", tr->stats.iter_gaps);
 	add_u64(rs, "last_us", tr->stats.resync_us_last);
 	json_object_object_add(out, "resyncs", rs);
 }

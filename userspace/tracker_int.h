@@ -49,6 +49,7 @@ struct kwid_tracker {
 		uint64_t exec, fork, exit, cgroup, scan;
 		uint64_t stale_ignored, malformed, fork_unknown_creator;
 		uint64_t resyncs, resync_removed, resync_replaced, resync_us_last;
+		uint64_t iter_gaps; /* processes the task iterator did not report, added from /proc */
 		uint64_t cn_overflows;
 	} stats;
 };

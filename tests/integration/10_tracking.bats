@@ -107,6 +107,23 @@ bg() {
 	[ "$(inspect_field "$BG" sha256)" = "$(sha256sum "$WORK/rel-sleep" | cut -d' ' -f1)" ]
 }
 
+@test "every process alive across the agent's start is in the table, pid 1 included" {
+	local before after missing
+	before=$(ls /proc | grep -E '^[0-9]+$' | sort)
+	start_agent
+	kwidctl ps --list --json >"$WORK/ps.json"
+	after=$(ls /proc | grep -E '^[0-9]+$' | sort)
+	# kernel threads are not processes of the table
+	missing=$(comm -12 <(echo "$before") <(echo "$after") | while read -r p; do
+		[ -n "$(tr -d '\0' </proc/$p/cmdline 2>/dev/null | head -c1)" ] || continue
+		"$PY" -c 'import json, sys; pids = {p["tgid"] for p in json.load(open(sys.argv[1]))["processes"]}; sys.exit(0 if int(sys.argv[2]) in pids else 1)' \
+			"$WORK/ps.json" "$p" || echo "$p"
+	done)
+	[ -z "$missing" ] || { echo "missing from the table: $missing"; dump_log; false; }
+	"$PY" -c 'import json, sys; sys.exit(0 if 1 in {p["tgid"] for p in json.load(open(sys.argv[1]))["processes"]} else 1)' \
+		"$WORK/ps.json"
+}
+
 @test "a process started before the agent is in the table" {
 	cp /bin/sleep "$WORK/early"
 	bg "$WORK/early" 300
