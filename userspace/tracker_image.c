@@ -106,16 +106,34 @@ static struct kwid_image *build_image(struct kwid_tracker *tr, const struct kwid
 
 /* An image built while its process was already gone may lack its path
  * (a relative filename cannot be resolved without the process) or hold a
- * failed measurement. Reusing it would deny every later run of the same
- * file its unix:path and unix:sha256 selectors: rebuild it from the new,
- * live process instead (the newer image shadows the old one in the table). */
-static bool image_incomplete(const struct kwid_image *img, const struct kwid_proc_event *ev)
+ * failed measurement. Reused as is, it would deny every later run of the
+ * same file its unix:path and unix:sha256 selectors. When this new, live
+ * process can supply what is missing, it does: a missing path makes a new
+ * image (shadowing the old one in the table); a failed measurement is
+ * retried through this process. Returns the image to use (a reference). */
+static struct kwid_image *complete_image(struct kwid_tracker *tr, struct kwid_image *img,
+					 const struct kwid_proc_event *ev, const struct kwid_image_spec *spec)
 {
 	const struct kwid_measurement *m = img->measurement;
 
 	if (!ev->has_file)
-		return false;
-	return !img->path || (m->state == KWID_MEASURE_FAILED && m->error != -EFBIG && m->error != -ESTALE);
+		return img;
+	if (!img->path) {
+		const char *path = resolve_exe_path(tr, ev->tgid, &ev->file, ev->filename);
+		struct kwid_image *fresh;
+
+		if (!path)
+			return img; /* this process cannot tell either */
+		proc_table_release_str(tr->table, path);
+		fresh = build_image(tr, ev, spec);
+		if (!fresh)
+			return img;
+		proc_image_unref(tr->table, img);
+		return fresh;
+	}
+	if (m->state == KWID_MEASURE_FAILED && m->error != -EFBIG && m->error != -ESTALE)
+		measurement_unref(measurer_get(tr->ms, &ev->file, ev->tgid, img->path));
+	return img;
 }
 
 struct kwid_image *tracker_image_for_event(struct kwid_tracker *tr, const struct kwid_proc_event *ev)
@@ -129,14 +147,9 @@ struct kwid_image *tracker_image_for_event(struct kwid_tracker *tr, const struct
 	};
 	struct kwid_image *img = proc_image_find(tr->table, &spec);
 
-	if (img && image_incomplete(img, ev)) {
-		struct kwid_image *fresh = build_image(tr, ev, &spec);
-		if (fresh) {
-			proc_image_unref(tr->table, img);
-			img = fresh;
-		}
-	}
-	if (!img)
+	if (img)
+		img = complete_image(tr, img, ev, &spec);
+	else
 		img = build_image(tr, ev, &spec);
 	proc_table_release_str(tr->table, spec.filename);
 	proc_table_release_str(tr->table, spec.interp);
