@@ -2,7 +2,12 @@
  * answers) turned into what the k8s attestor needs per pod UID: namespace,
  * name, service account, labels. Input is untrusted bytes: bounded, every
  * field type-checked, malformed pods or labels left out and counted,
- * fuzzed by tests/fuzz/fuzz_kubelet_pods.c. See kwid/kubelet.h. */
+ * fuzzed by tests/fuzz/fuzz_kubelet_pods.c. See kwid/kubelet.h.
+ *
+ * The list is walked with json_scan and only one pod at a time becomes a
+ * json-c tree: a whole answer as json-c objects takes about 16 times its
+ * size (over 100 MiB for a few MiB of pods, bench/bench_kubelet.sh). */
+#include "kwid/json_scan.h"
 #include "kwid/kubelet.h"
 
 #include <json-c/json.h>
@@ -190,6 +195,8 @@ static void dedup(struct kwid_kubelet_pods *pods)
 {
 	size_t out = 0;
 
+	if (pods->n == 0)
+		return;
 	qsort(pods->v, pods->n, sizeof(*pods->v), pod_cmp);
 	for (size_t i = 0; i < pods->n;) {
 		size_t j = i + 1;
@@ -210,56 +217,127 @@ static void dedup(struct kwid_kubelet_pods *pods)
 	pods->n = out;
 }
 
-static int parse_items(json_object *items, size_t max_pods, struct kwid_kubelet_pods *out, const char **why)
+/* One element of items[], the text [item, item + len): parsed alone, so
+ * that only one pod's tree is held at a time. */
+static int parse_item(const char *item, size_t len, struct kwid_kubelet_pods *out, size_t *cap, size_t max_pods,
+		      const char **why)
 {
-	size_t n = json_object_array_length(items);
+	json_object *obj = NULL;
+	int r;
 
-	if (n > max_pods)
+	if (out->n == max_pods)
 		return fail(why, -E2BIG, "the pod list holds more pods than max_pods");
-	out->v = calloc_array(n, sizeof(*out->v));
-	if (!out->v)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		json_object *item = json_object_array_get_idx(items, i);
+	if (*item != '{')
+		return fail(why, -EINVAL, "an item of the pod list is not an object");
+	if (out->n == *cap) {
+		size_t ncap = MIN(MAX(*cap * 2, (size_t)16), max_pods);
+		struct kwid_kubelet_pod *v = reallocarray_safe(out->v, ncap, sizeof(*v));
+		if (!v)
+			return fail(why, -ENOMEM, "out of memory");
+		memset(v + *cap, 0, (ncap - *cap) * sizeof(*v));
+		out->v = v;
+		*cap = ncap;
+	}
+	r = json_parse_bounded(item, len, PODS_JSON_DEPTH - 2, &obj);
+	if (r < 0)
+		return fail(why, r == -ENOMEM ? -ENOMEM : -EINVAL, "an item of the pod list is not valid JSON");
+	r = parse_pod(obj, &out->v[out->n], &out->stats);
+	json_object_put(obj);
+	if (r < 0) {
+		pod_clear(&out->v[out->n]);
+		return fail(why, r, "out of memory");
+	}
+	out->n += (size_t)r;
+	return 0;
+}
+
+/* items: null (Go's empty list) or an array of pods. */
+static int parse_items(struct json_scan *s, size_t max_pods, struct kwid_kubelet_pods *out, const char **why)
+{
+	size_t cap = 0;
+	int more;
+
+	json_scan_ws(s);
+	if (s->end - s->p >= 4 && memcmp(s->p, "null", 4) == 0)
+		return json_scan_value(s, 1) < 0 ? fail(why, -EINVAL, "not valid JSON") : 0;
+	if (s->p == s->end || *s->p != '[')
+		return fail(why, -EINVAL, "items of the pod list is not an array");
+	more = json_scan_open(s, '[');
+	while (more > 0) {
+		const char *item = s->p;
 		int r;
 
-		if (!json_object_is_type(item, json_type_object))
-			return fail(why, -EINVAL, "an item of the pod list is not an object");
-		r = parse_pod(item, &out->v[out->n], &out->stats);
-		if (r < 0) {
-			pod_clear(&out->v[out->n]);
-			return fail(why, r, "out of memory");
-		}
-		out->n += (size_t)r;
+		if (json_scan_value(s, PODS_JSON_DEPTH - 2) < 0)
+			return fail(why, -EINVAL, "not valid JSON");
+		r = parse_item(item, (size_t)(s->p - item), out, &cap, max_pods, why);
+		if (r < 0)
+			return r;
+		more = json_scan_next(s, ']');
 	}
-	dedup(out);
+	return more < 0 ? fail(why, -EINVAL, "not valid JSON") : 0;
+}
+
+static bool key_is(const char *key, size_t len, const char *want)
+{
+	return len == strlen(want) && memcmp(key, want, len) == 0;
+}
+
+/* The top level: an object whose "kind", when a string, says PodList and
+ * whose "items" (once) lists the pods; other members are skipped. Keys
+ * are compared as written: the kubelet never escapes them. */
+static int parse_list(struct json_scan *s, size_t max_pods, struct kwid_kubelet_pods *out, const char **why)
+{
+	bool seen_items = false;
+	int more;
+
+	json_scan_ws(s);
+	more = json_scan_open(s, '{');
+	if (more < 0)
+		return fail(why, -EINVAL, "not a PodList");
+	while (more > 0) {
+		const char *key, *value;
+		size_t len;
+		int r;
+
+		if (json_scan_key(s, &key, &len) < 0)
+			return fail(why, -EINVAL, "not valid JSON");
+		json_scan_ws(s);
+		value = s->p;
+		if (key_is(key, len, "items")) {
+			if (seen_items)
+				return fail(why, -EINVAL, "items appears twice in the pod list");
+			seen_items = true;
+			r = parse_items(s, max_pods, out, why);
+			if (r < 0)
+				return r;
+		} else if (json_scan_value(s, PODS_JSON_DEPTH - 1) < 0) {
+			return fail(why, -EINVAL, "not valid JSON");
+		} else if (key_is(key, len, "kind") && *value == '"' &&
+			   !((size_t)(s->p - value) == 9 && memcmp(value, "\"PodList\"", 9) == 0)) {
+			return fail(why, -EINVAL, "not a PodList");
+		}
+		more = json_scan_next(s, '}');
+	}
+	json_scan_ws(s);
+	if (more < 0 || s->p != s->end)
+		return fail(why, -EINVAL, "not valid JSON");
 	return 0;
 }
 
 int kubelet_pods_parse(const char *json, size_t len, size_t max_pods, struct kwid_kubelet_pods *out,
 		       const char **why)
 {
-	json_object *root = NULL, *items;
-	const char *kind;
+	struct json_scan s = {json, json + len};
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	r = json_parse_bounded(json, len, PODS_JSON_DEPTH, &root);
-	if (r < 0)
-		return fail(why, r == -ENOMEM ? -ENOMEM : -EINVAL, "not valid JSON");
-	kind = json_str(member(root, "kind"));
-	items = member(root, "items");
-	if (!json_object_is_type(root, json_type_object) || (kind && !streq(kind, "PodList")))
-		r = fail(why, -EINVAL, "not a PodList");
-	else if (items && !json_object_is_type(items, json_type_array) && !json_object_is_type(items, json_type_null))
-		r = fail(why, -EINVAL, "items of the pod list is not an array");
-	else if (items && json_object_is_type(items, json_type_array))
-		r = parse_items(items, max_pods, out, why);
-	/* No items, or null: Go encodes an empty list as null. */
-	json_object_put(root);
-	if (r < 0)
+	r = parse_list(&s, max_pods, out, why);
+	if (r < 0) {
 		kubelet_pods_clear(out);
-	return r;
+		return r;
+	}
+	dedup(out);
+	return 0;
 }
 
 const struct kwid_kubelet_pod *kubelet_pods_find(const struct kwid_kubelet_pods *p, const char *uid)

@@ -11,6 +11,7 @@
 
 #include "kwid/config.h"
 #include "kwid/http_response.h"
+#include "kwid/json_scan.h"
 #include "kwid/kubelet.h"
 
 #define UID_A "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
@@ -139,6 +140,9 @@ static void test_pods_malformed(void **state)
 	assert_int_equal(parse(LIST() LIST(), 10, &pods), -EINVAL);
 	assert_int_equal(parse("[]", 10, &pods), -EINVAL);
 	assert_int_equal(parse("{\"kind\":\"Pod\",\"items\":[]}", 10, &pods), -EINVAL);
+	assert_int_equal(parse("{\"items\":[],\"kind\":\"PodLists\"}", 10, &pods), -EINVAL);
+	/* two lists: which one is the kubelet's cannot be told */
+	assert_int_equal(parse("{\"items\":[],\"items\":[{\"metadata\":{\"uid\":\"" UID_A "\"}}]}", 10, &pods), -EINVAL);
 	assert_int_equal(parse("{\"kind\":\"PodList\",\"items\":{}}", 10, &pods), -EINVAL);
 	assert_int_equal(parse("{\"kind\":\"PodList\",\"items\":\"x\"}", 10, &pods), -EINVAL);
 	assert_int_equal(parse(LIST("\"a pod\""), 10, &pods), -EINVAL);
@@ -294,6 +298,47 @@ static void test_pods_diff(void **state)
 	selset_clear(&d);
 	kubelet_pods_clear(&a);
 	kubelet_pods_clear(&b);
+}
+
+/* ---- the JSON walker under the pod list parser ---- */
+
+static int scan(const char *text, int depth)
+{
+	struct json_scan s = {text, text + strlen(text)};
+	int r = json_scan_value(&s, depth);
+
+	json_scan_ws(&s);
+	return r == 0 && s.p != s.end ? -EINVAL : r; /* the whole text, one value */
+}
+
+static void test_json_scan(void **state)
+{
+	static const char *const good[] = {
+		"0", "-0", "12", "-1.5e+10", "1E3", "0.25", "true", "false", "null", "\"\"",
+		"\"a\\\"b\\\\c\\/\\b\\f\\n\\r\\t\\u00e9\"", "\"caf\xc3\xa9\"", "[]", "{}",
+		" [ 1 , \"x\" , { \"k\" : [ null ] } ] ", "{\"a\":{\"b\":{\"c\":[]}}}",
+	};
+	static const char *const bad[] = {
+		"", " ", "01", "-", "1.", "1e", "+1", ".5", "0x10", "tru", "nul", "True", "\"", "\"abc",
+		"\"\\x\"", "\"\\u12G4\"", "\"\\u12\"", "\"a\nb\"", "\"a\tb\"", "[", "[1,]", "[,1]", "[1 2]",
+		"{", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "{a:1}", "{1:1}", "{\"a\" 1}", "]", "}", "1 2",
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++)
+		if (scan(good[i], 8) != 0)
+			fail_msg("refused %s", good[i]);
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+		if (scan(bad[i], 8) != -EINVAL)
+			fail_msg("accepted '%s'", bad[i]);
+	/* a NUL inside a string is a control character */
+	struct json_scan s = {"\"a\0b\"", "\"a\0b\"" + 5};
+	assert_int_equal(json_scan_value(&s, 8), -EINVAL);
+	/* nesting: exactly the bound passes, one more level does not */
+	assert_int_equal(scan("[[[]]]", 3), 0);
+	assert_int_equal(scan("[[[[]]]]", 3), -EINVAL);
+	assert_int_equal(scan("{\"a\":{\"b\":{}}}", 3), 0);
+	assert_int_equal(scan("{\"a\":{\"b\":{\"c\":1}}}", 3), 0);
+	assert_int_equal(scan("{\"a\":{\"b\":{\"c\":{}}}}", 3), -EINVAL);
 }
 
 /* ---- HTTP ---- */
@@ -516,7 +561,8 @@ int main(void)
 		cmocka_unit_test(test_pods_realistic), cmocka_unit_test(test_pods_empty_and_missing),
 		cmocka_unit_test(test_pods_malformed), cmocka_unit_test(test_pods_oversize),
 		cmocka_unit_test(test_pods_hostile),   cmocka_unit_test(test_pods_duplicate_uids),
-		cmocka_unit_test(test_pods_diff),      cmocka_unit_test(test_http_framing),
+		cmocka_unit_test(test_pods_diff),      cmocka_unit_test(test_json_scan),
+		cmocka_unit_test(test_http_framing),
 		cmocka_unit_test(test_http_refusals),  cmocka_unit_test(test_http_header_bound),
 		cmocka_unit_test(test_url),	       cmocka_unit_test(test_config),
 	};
