@@ -9,6 +9,7 @@
 #include "kwid/kubelet.h"
 #include "kwid/log.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <sys/eventfd.h>
 
@@ -123,6 +124,10 @@ static struct fetch_result *fetch_once(struct kwid_kubelet *k)
 				 why ? why : strerror(-res->err));
 	}
 	res->duration_ns = now_mono_ns() - t0;
+	/* The answer's buffer (up to max_response_bytes) is gone; give its
+	 * pages back rather than keep them resident until the next fetch. */
+	free(TAKE_PTR(body));
+	malloc_trim(0);
 	return res;
 }
 
@@ -168,6 +173,7 @@ static void start_worker(void *userdata)
 		return;
 	}
 	k->thread_started = true;
+	(void)pthread_setname_np(k->thread, "kwid-kubelet"); /* for ps -T, /proc/<pid>/task */
 }
 
 /* ---- scheduling (loop) ---- */
