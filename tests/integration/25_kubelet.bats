@@ -109,6 +109,7 @@ kubelet_status() {
 }
 
 kubelet_state_is() { [ "$(kubelet_status state)" = "$1" ]; }
+kubelet_expired() { [ "$(kubelet_status answers_expired)" -ge 1 ]; }
 
 # k8s_group FIELD: the k8s attestor's group in $SEL.
 k8s_group() {
@@ -177,6 +178,25 @@ note_eventually() {
 	# the selectors of a pod do not depend on who asks first
 	selectors "$web"
 	has "k8s:sa:web-sa"
+}
+
+@test "the fetch thread starts after the privilege drop and keeps no more than the agent" {
+	start_kubelet
+	start_agent_with "{\"url\": \"$(kubelet_url)\", \"ca_file\": \"$PKI/ca.pem\", \"token_file\": \"$TOKEN\"}"
+	wait_until 10 kubelet_state_is ok
+	local t found=
+	for t in /proc/"$KWID_PID"/task/*; do
+		[ "$(cat "$t/comm")" = kwid-kubelet ] || continue
+		found=1
+		[ "$(awk '/^CapEff/ {print $2}' "$t/status")" = "$(awk '/^CapEff/ {print $2}' "/proc/$KWID_PID/status")" ]
+		[ "$(awk '/^CapPrm/ {print $2}' "$t/status")" = "$(awk '/^CapPrm/ {print $2}' "/proc/$KWID_PID/status")" ]
+		[ "$(awk '/^CapBnd/ {print $2}' "$t/status")" = "$(awk '/^CapBnd/ {print $2}' "/proc/$KWID_PID/status")" ]
+		grep -q '^Seccomp:[[:space:]]*2' "$t/status"
+		grep -q '^NoNewPrivs:[[:space:]]*1' "$t/status"
+	done
+	[ -n "$found" ]
+	# the drop left the agent fewer capabilities than root has
+	[ "$(awk '/^CapEff/ {print $2}' "/proc/$KWID_PID/status")" != 000001ffffffffff ]
 }
 
 @test "a pod the kubelet does not list gets no k8s:sa, and the group says why (chunked answers)" {
@@ -327,4 +347,42 @@ note_eventually() {
 	[ "$status" -eq 0 ] || { echo "$output"; dump_log; false; }
 	[[ "$output" == *'"spiffe://example.org/ops"'* ]]
 	[ "$(kubelet_status change_notifications)" -ge 1 ]
+}
+
+@test "a label changed at the kubelet reaches the open stream at the next scheduled fetch" {
+	start_kubelet
+	start_agent_with "{\"url\": \"$(kubelet_url)\", \"ca_file\": \"$PKI/ca.pem\", \"token_file\": \"$TOKEN\", \"refresh_s\": 1}"
+	kwidctl entry create --spiffe-id spiffe://example.org/pod --selector "k8s:pod-uid:$POD" >/dev/null
+	kwidctl entry create --spiffe-id spiffe://example.org/canary --selector "k8s:pod-label:track:canary" >/dev/null
+	local cg="kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${POD//-/_}.slice/cri-containerd-$(hex64).scope"
+	mkcg "$CG2" "$cg"
+	sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$CG2/$cg" \
+		$PY "$WLAPI_PY" --socket "$KWID_SOCKET" x509 --count 2 --timeout 60 >"$KWID_DIR/stream" 2>&1 &
+	echo $! >>"$PIDS"
+	wait_until 20 grep -q spiffe_id "$KWID_DIR/stream"
+	! grep -q canary "$KWID_DIR/stream"
+	# The pod is relabelled; nothing else happens on this host.
+	sed -i "s/\"app\": \"web\"/\"app\": \"web\", \"track\": \"canary\"/" "$KWID_DIR/pods.json"
+	grep -q '"track": "canary"' "$KWID_DIR/pods.json"
+	wait_until 20 grep -q '"status": "OK"' "$KWID_DIR/stream"
+	sed -n 2p "$KWID_DIR/stream" | grep -q '"spiffe://example.org/canary"'
+}
+
+@test "the kubelet's answer is dropped max_age_s after it stopped answering" {
+	start_kubelet
+	local kubelet_pid
+	kubelet_pid=$(tail -1 "$PIDS")
+	start_agent_with "{\"url\": \"$(kubelet_url)\", \"ca_file\": \"$PKI/ca.pem\", \"token_file\": \"$TOKEN\", \"refresh_s\": 1, \"max_age_s\": 2, \"connect_timeout_ms\": 200}"
+	pod_process "$POD"
+	has_eventually "$PID" "k8s:sa:web-sa"
+	kill "$kubelet_pid"
+	# Until max_age_s the last answer stands; then it goes, visibly.
+	wait_until 20 kubelet_expired
+	[ "$(kubelet_status pods_cached)" = 0 ]
+	[ "$(kubelet_status state)" = error ]
+	selectors "$PID"
+	hasnt "k8s:sa:"
+	has "k8s:pod-uid:$POD"
+	[ "$(k8s_group incomplete)" = True ]
+	grep -q "kubelet: no answer for 2 s: dropping its pod facts" "$KWID_LOG"
 }
