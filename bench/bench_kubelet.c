@@ -86,25 +86,16 @@ static char *podlist(size_t n, size_t *len)
 	return buf;
 }
 
-/* Peak resident set (VmHWM, KiB) since the last reset_peak(). */
-static long peak_kib(void)
+/* A field of /proc/self/status in KiB: "VmRSS:", or "VmHWM:" (the peak
+ * since the last reset_peak()). */
+static long status_kib(const char *field)
 {
 	_cleanup_free_ char *st = NULL;
 	const char *p;
 
-	if (read_file("/proc/self/status", 65536, &st, NULL) < 0 || !(p = strstr(st, "VmHWM:")))
+	if (read_file("/proc/self/status", 65536, &st, NULL) < 0 || !(p = strstr(st, field)))
 		return -1;
-	return atol(p + 6);
-}
-
-static long rss_kib(void)
-{
-	_cleanup_free_ char *st = NULL;
-	const char *p;
-
-	if (read_file("/proc/self/status", 65536, &st, NULL) < 0 || !(p = strstr(st, "VmRSS:")))
-		return -1;
-	return atol(p + 6);
+	return atol(p + strlen(field));
 }
 
 static void reset_peak(void)
@@ -122,7 +113,7 @@ static int peak_main(const char *what, size_t n)
 {
 	size_t len;
 	_cleanup_free_ char *doc = podlist(n, &len);
-	long before = rss_kib();
+	long before = status_kib("VmRSS:");
 	const char *why = NULL;
 
 	reset_peak();
@@ -137,7 +128,7 @@ static int peak_main(const char *what, size_t n)
 			die("json-c refused the document");
 		json_object_put(o);
 	}
-	printf("%.2f\n", (double)(peak_kib() - before) / 1024.0);
+	printf("%.2f\n", (double)(status_kib("VmHWM:") - before) / 1024.0);
 	return 0;
 }
 
