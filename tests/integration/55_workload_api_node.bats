@@ -213,7 +213,14 @@ print(h + "." + p + "." + base64.urlsafe_b64encode(bytes(sig)).decode().rstrip("
 @test "grpc-js: a node workload of uid 1000 gets the identity of its uid, root's node none" {
 	start_agent
 	entry spiffe://example.org/node-1000 "unix:sha256:$NODE_SHA" unix:uid:1000 >/dev/null
-	run setpriv --reuid=1000 --regid=1000 --clear-groups "$NODE_BIN" "$NODE_CLIENT" --socket "$KWID_SOCKET" x509
+	# The checkout may sit where uid 1000 cannot enter (a root-only
+	# mktemp -d): run a copy of the client, its modules and the protos.
+	mkdir -p "$KWID_DIR/tree/tests/integration"
+	cp -r "$KWID_ROOT/proto" "$KWID_DIR/tree/"
+	cp -r "$BATS_TEST_DIRNAME/node" "$KWID_DIR/tree/tests/integration/"
+	chmod -R go+rX "$KWID_DIR/tree"
+	run setpriv --reuid=1000 --regid=1000 --clear-groups "$NODE_BIN" \
+		"$KWID_DIR/tree/tests/integration/node/wlapi_client.mjs" --socket "$KWID_SOCKET" x509
 	[ "$status" -eq 0 ] || { echo "$output"; false; }
 	[ "$(echo "$output" | head -1 | json_get 'j["svids"][0]["spiffe_id"]')" = spiffe://example.org/node-1000 ]
 	run wlnode x509
