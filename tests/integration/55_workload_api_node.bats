@@ -192,22 +192,48 @@ print(h + "." + p + "." + base64.urlsafe_b64encode(bytes(sig)).decode().rstrip("
 	[ "$(last_status)" = NOT_FOUND ]
 }
 
-@test "grpc-js: a FetchX509SVID stream receives a second message when a second entry starts matching" {
+@test "grpc-js: a FetchX509SVID stream receives a second message when a second entry starts matching, and ends PERMISSION_DENIED (7)" {
 	start_agent
-	node_entry spiffe://example.org/first >/dev/null
-	wlnode watch --count 2 --timeout 60 >"$KWID_DIR/stream" 2>&1 &
+	local e1 e2
+	e1=$(node_entry spiffe://example.org/first)
+	wlnode watch --timeout 60 >"$KWID_DIR/stream" 2>&1 &
 	CLIENT_PID=$!
 	wait_until 15 lines_ge "$KWID_DIR/stream" 1
 	sed -n 1p "$KWID_DIR/stream" | grep -q 'example.org/first'
 	# The second entry names the same binary by path.
-	entry spiffe://example.org/second "unix:path:$NODE_BIN" unix:uid:0 >/dev/null
+	e2=$(entry spiffe://example.org/second "unix:path:$NODE_BIN" unix:uid:0)
 	wait_until 15 lines_ge "$KWID_DIR/stream" 2
-	wait "$CLIENT_PID"
-	CLIENT_PID=
 	[ "$(sed -n 2p "$KWID_DIR/stream" | json_get '[s["spiffe_id"] for s in j["svids"]]')" = \
 	  "['spiffe://example.org/first', 'spiffe://example.org/second']" ] || { cat "$KWID_DIR/stream"; false; }
-	[ "$(tail -1 "$KWID_DIR/stream" | json_get 'j["status"]')" = OK ]
-	[ "$(lines "$KWID_DIR/stream")" = 3 ]
+	# Full state on every change: without the first entry, only the second.
+	kwidctl entry delete "$e1"
+	wait_until 15 lines_ge "$KWID_DIR/stream" 3
+	[ "$(sed -n 3p "$KWID_DIR/stream" | json_get '[s["spiffe_id"] for s in j["svids"]]')" = \
+	  "['spiffe://example.org/second']" ]
+	# No identity left: grpc-js sees the stream end with trailers after data.
+	kwidctl entry delete "$e2"
+	local rc=0
+	wait "$CLIENT_PID" || rc=$?
+	CLIENT_PID=
+	[ "$rc" -eq 7 ] || { cat "$KWID_DIR/stream"; false; }
+	[ "$(tail -1 "$KWID_DIR/stream" | json_get 'j["status"]')" = PERMISSION_DENIED ]
+	[ "$(lines "$KWID_DIR/stream")" = 4 ]
+}
+
+@test "grpc-js: an answer larger than the HTTP/2 flow-control window (64 KiB) arrives whole" {
+	start_agent
+	local i
+	for i in $(seq 1 80); do
+		node_entry "spiffe://example.org/many/$i" >/dev/null
+	done
+	run wlnode x509
+	[ "$status" -eq 0 ] || { echo "$output" | tail -1; false; }
+	[ "$(echo "$output" | head -1 | json_get 'len(j["svids"])')" = 80 ]
+	# Each SVID is a leaf, its key and the CA: well above 64 KiB in all.
+	[ "$(echo "$output" | head -1 | json_get 'sum(len(s["chain"][0]) + len(s["key"]) + len(s["bundle"][0]) for s in j["svids"]) * 3 // 4')" -gt 65536 ]
+	run wlnode jwt --audience db
+	[ "$status" -eq 0 ]
+	[ "$(echo "$output" | head -1 | json_get 'len(j["svids"])')" = 80 ]
 }
 
 @test "grpc-js: a node workload of uid 1000 gets the identity of its uid, root's node none" {
