@@ -36,26 +36,8 @@ wl() {
 	/usr/bin/python3 "$WLAPI_PY" --socket "$KWID_SOCKET" "$@"
 }
 
-# last_status: the final status line of the client's output.
-last_status() {
-	echo "$output" | tail -n 1 | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])'
-}
-
-status_field() {
-	kwidctl status --json | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['workload_api']$1)"
-}
-
 front_pid() {
 	status_field "['front_pid']"
-}
-
-# wl_is KEY VALUE / wl_ge KEY N: a workload_api status field, for wait_until
-# (which re-runs them until they hold).
-wl_is() {
-	[ "$(status_field "['$1']")" = "$2" ]
-}
-wl_ge() {
-	[ "$(status_field "['$1']")" -ge "$2" ]
 }
 
 @test "socket is world-connectable in a 0755 directory" {
@@ -251,16 +233,6 @@ time.sleep(6)' "$KWID_SOCKET" &
 
 # ---- identities end to end: tracker, attestors, entries, authority ----
 
-# entry SPIFFE_ID SELECTOR... [-- EXTRA FLAGS]: create an entry, print its id.
-entry() {
-	local id=$1 sels=() extra=()
-	shift
-	while [ $# -gt 0 ] && [ "$1" != -- ]; do sels+=(--selector "$1"); shift; done
-	[ "${1:-}" = -- ] && { shift; extra=("$@"); }
-	kwidctl entry create --spiffe-id "$id" "${sels[@]}" "${extra[@]}" --json |
-		/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])'
-}
-
 # interpreters DIR: two copies of the Python interpreter, the second made
 # different by appended bytes (it still runs): $DIR/py-a, $DIR/py-b.
 interpreters() {
@@ -277,14 +249,6 @@ wl_as() {
 	local bin=$1
 	shift
 	"$bin" "$WLAPI_PY" --socket "$KWID_SOCKET" "$@"
-}
-
-# lines FILE: number of JSON lines a background client wrote.
-lines() {
-	[ -f "$1" ] && wc -l <"$1" || echo 0
-}
-lines_ge() {
-	[ "$(lines "$1")" -ge "$2" ]
 }
 
 @test "two copies of one interpreter, told apart by unix:sha256, each get only their own SPIFFE ID; the chain verifies" {
