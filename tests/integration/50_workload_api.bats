@@ -16,6 +16,10 @@ setup_file() {
 	# Generate the Python stubs once for the file.
 	/usr/bin/python3 "$WLAPI_PY" --stubs "$WLAPI_STUBS" --socket /nonexistent health --timeout 0.1 >/dev/null 2>&1 || true
 	[ -f "$WLAPI_STUBS/workload_pb2_grpc.py" ]
+	# Non-root clients run copies of the scripts from there: the checkout
+	# may sit below a root-only directory (a CI clone in /root, say).
+	cp "$WLAPI_PY" "$GARBAGE_PY" "$WLAPI_STUBS/"
+	chmod 0644 "$WLAPI_STUBS"/*.py
 }
 
 teardown_file() {
@@ -180,7 +184,7 @@ time.sleep(6)' "$KWID_SOCKET" &
 	# A fourth from uid 0 is closed at once; uid 1000 still gets in.
 	run /usr/bin/python3 "$GARBAGE_PY" "$KWID_SOCKET" hello --wait 2
 	[ "$output" = closed ]
-	run setpriv --reuid=1000 --regid=1000 --clear-groups /usr/bin/python3 "$GARBAGE_PY" "$KWID_SOCKET" hello --wait 2
+	run setpriv --reuid=1000 --regid=1000 --clear-groups /usr/bin/python3 "$WLAPI_STUBS/h2_garbage.py" "$KWID_SOCKET" hello --wait 2
 	[ "$output" = answered ]
 	wait_until 3 wl_ge connections_refused 1
 	kill "$holder" 2>/dev/null || true
@@ -212,7 +216,7 @@ time.sleep(6)' "$KWID_SOCKET" &
 
 @test "non-root workloads reach the socket" {
 	start_agent
-	run setpriv --reuid=1000 --regid=1000 --clear-groups /usr/bin/python3 "$WLAPI_PY" --socket "$KWID_SOCKET" --no-header health
+	run setpriv --reuid=1000 --regid=1000 --clear-groups /usr/bin/python3 "$WLAPI_STUBS/wlapi_client.py" --socket "$KWID_SOCKET" --no-header health
 	[ "$status" -eq 0 ]
 	[[ "$output" == *SERVING* ]]
 }
@@ -481,7 +485,7 @@ open(sys.argv[1], "w").write("".join("-----BEGIN CERTIFICATE-----\n%s\n-----END 
 @test "a non-root workload gets the identity of its uid" {
 	start_agent
 	entry spiffe://example.org/uid-1000 unix:uid:1000
-	run setpriv --reuid=1000 --regid=1000 --clear-groups /usr/bin/python3 "$WLAPI_PY" --socket "$KWID_SOCKET" x509
+	run setpriv --reuid=1000 --regid=1000 --clear-groups /usr/bin/python3 "$WLAPI_STUBS/wlapi_client.py" --socket "$KWID_SOCKET" x509
 	[ "$status" -eq 0 ] || { echo "$output"; false; }
 	echo "$output" | head -1 | grep -q 'example.org/uid-1000'
 	run wl x509
