@@ -3,7 +3,8 @@
 #   make            build build/kwid-agent and build/kwidctl
 #   sudo make run   build, then start the agent in the foreground (embedded config)
 #   sudo make test  unit tests (cmocka), fuzz smoke runs, integration tests (bats, as root)
-#   make deps       install the Debian packages the build and the tests need (idempotent)
+#   make deps       install the Debian packages the build and the tests need, and the
+#                   Node.js test client's modules (idempotent)
 #   make bench      benchmarks (bench/), figures for docs/BENCHMARKS.md
 #   make fuzz       build the libFuzzer harnesses (tests/fuzz/)
 #   make install    install into $(DESTDIR)$(PREFIX)
@@ -18,6 +19,8 @@ CLANG      ?= clang
 BPFTOOL    ?= bpftool
 PROTOC_C   ?= protoc-c
 BATS       ?= bats
+NODE       ?= node
+NPM        ?= npm
 WERROR     ?= 0
 FUZZ_SECONDS ?= 10
 ARGS       ?=
@@ -81,7 +84,7 @@ AGENT   := $(BUILD)/kwid-agent
 FRONT   := $(BUILD)/kwid-wlapi-front
 KWIDCTL := $(BUILD)/kwidctl
 
-.PHONY: all deps run test unit integration fuzz fuzz-smoke bench bench-bins install uninstall clean check-root
+.PHONY: all deps deps-deb deps-node run test unit integration fuzz fuzz-smoke bench bench-bins install uninstall clean check-root
 # Generated sources come from pattern rules; without this make deletes them
 # as intermediate files after the build and regenerates them every time.
 .SECONDARY: $(GENERATED_H) $(PROTO_C) $(PROTO_WKT) $(BPF_OBJS)
@@ -96,7 +99,9 @@ DEB_PKGS := gcc make pkg-config clang llvm libclang-rt-14-dev bpftool libbpf-dev
 	libcmocka-dev bats swtpm swtpm-tools tpm2-tools python3 python3-grpcio python3-grpc-tools \
 	python3-cryptography python3-jwt python3-h2 procps util-linux coreutils iproute2 kmod libcap2-bin
 
-deps:
+deps: deps-deb deps-node
+
+deps-deb:
 	@missing=""; \
 	for p in $(DEB_PKGS); do \
 		dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null | grep -q 'install ok installed' \
@@ -109,6 +114,30 @@ deps:
 		echo "make deps: installing$$missing"; \
 		apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+# The second independent gRPC stack of the Workload API tests: @grpc/grpc-js
+# (tests/integration/node). node and npm come with the machine, not from
+# Debian. The modules are pinned by package-lock.json and installed without
+# their install scripts; npm ci runs only when the install stamp is missing
+# or older than the lock (npm ci deletes node_modules first, so an
+# interrupted install leaves no stamp).
+NODE_MIN_MAJOR := 18
+NODE_CLIENT    := tests/integration/node
+NODE_STAMP     := $(NODE_CLIENT)/node_modules/.kwid-installed
+
+deps-node: | deps-deb
+	@v=$$($(NODE) --version 2>/dev/null) || { \
+		echo "make deps: '$(NODE)' not found: install Node.js >= $(NODE_MIN_MAJOR) (the Workload API tests run @grpc/grpc-js)" >&2; exit 1; }; \
+	major=$${v#v}; major=$${major%%.*}; \
+	if ! [ "$$major" -ge $(NODE_MIN_MAJOR) ] 2>/dev/null; then \
+		echo "make deps: node $$v is too old: @grpc/grpc-js tests need Node.js >= $(NODE_MIN_MAJOR)" >&2; exit 1; \
+	fi; \
+	if [ ! -e $(NODE_STAMP) ] || [ $(NODE_STAMP) -ot $(NODE_CLIENT)/package-lock.json ]; then \
+		command -v $(NPM) >/dev/null || { \
+			echo "make deps: '$(NPM)' not found: it installs @grpc/grpc-js for the tests (comes with Node.js)" >&2; exit 1; }; \
+		echo "make deps: npm ci in $(NODE_CLIENT) (node $$v)"; \
+		$(NPM) ci --prefix $(NODE_CLIENT) --ignore-scripts --no-audit --no-fund && touch $(NODE_STAMP); \
 	fi
 
 # ---- BPF ----

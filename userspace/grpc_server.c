@@ -25,7 +25,7 @@ struct grpc_stream {
 	bool bad_path;		   /* longer than GRPC_PATH_MAX */
 	bool method_post, method_seen;
 	bool content_type_ok;
-	bool encoding_unsupported; /* grpc-encoding other than identity */
+	bool encoding_unsupported; /* grpc-encoding other than identity: we only have identity */
 	size_t header_bytes;
 	unsigned captured_count;
 	char *captured;
@@ -319,6 +319,23 @@ static void framing_error(struct grpc_stream *s, int status, const char *message
 	}
 }
 
+/* A request under a grpc-encoding we cannot decode (gzip, deflate...):
+ * UNIMPLEMENTED, the answer gRPC's compression spec asks for. It goes out
+ * as response headers carrying grpc-accept-encoding, then trailers, rather
+ * than trailers-only: grpc-js learns what the server accepts only from
+ * response headers, and then sends its next calls uncompressed. The
+ * request was well-formed, so the connection and its other streams stay. */
+static void answer_unsupported_encoding(struct grpc_stream *s)
+{
+	s->body_error = true;
+	s->status = GRPC_STATUS_UNIMPLEMENTED;
+	free(s->message);
+	s->message = strdup("grpc-encoding not supported: send identity (uncompressed) messages");
+	s->finished = true;
+	if (start_response(s) < 0)
+		nghttp2_submit_rst_stream(s->conn->session, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_INTERNAL_ERROR);
+}
+
 static void http_error(struct grpc_stream *s, const char *code)
 {
 	nghttp2_nv nv[] = {{(uint8_t *)":status", (uint8_t *)code, 7, strlen(code), NGHTTP2_NV_FLAG_NONE}};
@@ -429,10 +446,14 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
 	if (s->body_len >= GRPC_PREFIX) {
 		uint32_t mlen = (uint32_t)s->body[1] << 24 | (uint32_t)s->body[2] << 16 |
 				(uint32_t)s->body[3] << 8 | s->body[4];
+		/* A compressed message under a declared grpc-encoding is valid
+		 * gRPC that we cannot decode: request_complete() answers it
+		 * UNIMPLEMENTED. The flag without an encoding is malformed. */
 		if (s->body[0] > 1) {
 			framing_error(s, GRPC_STATUS_INTERNAL, "invalid compressed-flag byte in message prefix");
-		} else if (s->body[0] == 1) {
-			framing_error(s, GRPC_STATUS_UNIMPLEMENTED, "compressed messages are not supported");
+		} else if (s->body[0] == 1 && !s->encoding_unsupported) {
+			framing_error(s, GRPC_STATUS_INTERNAL,
+				      "compressed-flag set but no grpc-encoding other than identity declared");
 		} else if (mlen > c->limits.max_message_bytes) {
 			framing_error(s, GRPC_STATUS_RESOURCE_EXHAUSTED, "request message larger than the limit");
 		} else if (s->body_len > GRPC_PREFIX + (size_t)mlen) {
@@ -465,7 +486,7 @@ static void request_complete(struct grpc_conn *c, struct grpc_stream *s)
 		return;
 	}
 	if (s->encoding_unsupported) {
-		answer_early(s, GRPC_STATUS_UNIMPLEMENTED, "grpc-encoding not supported (identity only)");
+		answer_unsupported_encoding(s);
 		return;
 	}
 	if (s->body_len < GRPC_PREFIX) {

@@ -22,11 +22,6 @@ teardown() {
 	cleanup_agent
 }
 
-# json_get EXPR: evaluate a Python expression over the JSON on stdin (as j).
-json_get() {
-	"$PY" -c 'import json, sys; j = json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"
-}
-
 @test "entry create, list, show and delete" {
 	start_agent
 	run kwidctl entry create --spiffe-id spiffe://example.org/web --selector unix:uid:0 \

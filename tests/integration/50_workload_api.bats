@@ -16,6 +16,10 @@ setup_file() {
 	# Generate the Python stubs once for the file.
 	/usr/bin/python3 "$WLAPI_PY" --stubs "$WLAPI_STUBS" --socket /nonexistent health --timeout 0.1 >/dev/null 2>&1 || true
 	[ -f "$WLAPI_STUBS/workload_pb2_grpc.py" ]
+	# Non-root clients run copies of the scripts from there: the checkout
+	# may sit below a root-only directory (a CI clone in /root, say).
+	cp "$WLAPI_PY" "$GARBAGE_PY" "$WLAPI_STUBS/"
+	chmod 0644 "$WLAPI_STUBS"/*.py
 }
 
 teardown_file() {
@@ -36,26 +40,8 @@ wl() {
 	/usr/bin/python3 "$WLAPI_PY" --socket "$KWID_SOCKET" "$@"
 }
 
-# last_status: the final status line of the client's output.
-last_status() {
-	echo "$output" | tail -n 1 | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])'
-}
-
-status_field() {
-	kwidctl status --json | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['workload_api']$1)"
-}
-
 front_pid() {
 	status_field "['front_pid']"
-}
-
-# wl_is KEY VALUE / wl_ge KEY N: a workload_api status field, for wait_until
-# (which re-runs them until they hold).
-wl_is() {
-	[ "$(status_field "['$1']")" = "$2" ]
-}
-wl_ge() {
-	[ "$(status_field "['$1']")" -ge "$2" ]
 }
 
 @test "socket is world-connectable in a 0755 directory" {
@@ -198,7 +184,7 @@ time.sleep(6)' "$KWID_SOCKET" &
 	# A fourth from uid 0 is closed at once; uid 1000 still gets in.
 	run /usr/bin/python3 "$GARBAGE_PY" "$KWID_SOCKET" hello --wait 2
 	[ "$output" = closed ]
-	run setpriv --reuid=1000 --regid=1000 --clear-groups /usr/bin/python3 "$GARBAGE_PY" "$KWID_SOCKET" hello --wait 2
+	run setpriv --reuid=1000 --regid=1000 --clear-groups /usr/bin/python3 "$WLAPI_STUBS/h2_garbage.py" "$KWID_SOCKET" hello --wait 2
 	[ "$output" = answered ]
 	wait_until 3 wl_ge connections_refused 1
 	kill "$holder" 2>/dev/null || true
@@ -230,7 +216,7 @@ time.sleep(6)' "$KWID_SOCKET" &
 
 @test "non-root workloads reach the socket" {
 	start_agent
-	run setpriv --reuid=1000 --regid=1000 --clear-groups /usr/bin/python3 "$WLAPI_PY" --socket "$KWID_SOCKET" --no-header health
+	run setpriv --reuid=1000 --regid=1000 --clear-groups /usr/bin/python3 "$WLAPI_STUBS/wlapi_client.py" --socket "$KWID_SOCKET" --no-header health
 	[ "$status" -eq 0 ]
 	[[ "$output" == *SERVING* ]]
 }
@@ -251,16 +237,6 @@ time.sleep(6)' "$KWID_SOCKET" &
 
 # ---- identities end to end: tracker, attestors, entries, authority ----
 
-# entry SPIFFE_ID SELECTOR... [-- EXTRA FLAGS]: create an entry, print its id.
-entry() {
-	local id=$1 sels=() extra=()
-	shift
-	while [ $# -gt 0 ] && [ "$1" != -- ]; do sels+=(--selector "$1"); shift; done
-	[ "${1:-}" = -- ] && { shift; extra=("$@"); }
-	kwidctl entry create --spiffe-id "$id" "${sels[@]}" "${extra[@]}" --json |
-		/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])'
-}
-
 # interpreters DIR: two copies of the Python interpreter, the second made
 # different by appended bytes (it still runs): $DIR/py-a, $DIR/py-b.
 interpreters() {
@@ -277,14 +253,6 @@ wl_as() {
 	local bin=$1
 	shift
 	"$bin" "$WLAPI_PY" --socket "$KWID_SOCKET" "$@"
-}
-
-# lines FILE: number of JSON lines a background client wrote.
-lines() {
-	[ -f "$1" ] && wc -l <"$1" || echo 0
-}
-lines_ge() {
-	[ "$(lines "$1")" -ge "$2" ]
 }
 
 @test "two copies of one interpreter, told apart by unix:sha256, each get only their own SPIFFE ID; the chain verifies" {
@@ -517,7 +485,7 @@ open(sys.argv[1], "w").write("".join("-----BEGIN CERTIFICATE-----\n%s\n-----END 
 @test "a non-root workload gets the identity of its uid" {
 	start_agent
 	entry spiffe://example.org/uid-1000 unix:uid:1000
-	run setpriv --reuid=1000 --regid=1000 --clear-groups /usr/bin/python3 "$WLAPI_PY" --socket "$KWID_SOCKET" x509
+	run setpriv --reuid=1000 --regid=1000 --clear-groups /usr/bin/python3 "$WLAPI_STUBS/wlapi_client.py" --socket "$KWID_SOCKET" x509
 	[ "$status" -eq 0 ] || { echo "$output"; false; }
 	echo "$output" | head -1 | grep -q 'example.org/uid-1000'
 	run wl x509

@@ -89,6 +89,51 @@ wait_until() {
 	"$@"
 }
 
+# json_get EXPR: evaluate a Python expression over the JSON on stdin (as j).
+json_get() {
+	"$PY" -c 'import json, sys; j = json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"
+}
+
+# status_field SUFFIX: a field of the agent's workload_api status section,
+# e.g. status_field "['front_pid']".
+status_field() {
+	kwidctl status --json | json_get "j['workload_api']$1"
+}
+
+# wl_is KEY VALUE / wl_ge KEY N: a workload_api status field, for wait_until
+# (which re-runs them until they hold).
+wl_is() {
+	[ "$(status_field "['$1']")" = "$2" ]
+}
+wl_ge() {
+	[ "$(status_field "['$1']")" -ge "$2" ]
+}
+
+# entry SPIFFE_ID SELECTOR... [-- EXTRA FLAGS]: create an entry, print its id.
+entry() {
+	local id=$1 sels=() extra=()
+	shift
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do sels+=(--selector "$1"); shift; done
+	[ "${1:-}" = -- ] && { shift; extra=("$@"); }
+	kwidctl entry create --spiffe-id "$id" "${sels[@]}" "${extra[@]}" --json | json_get 'j["id"]'
+}
+
+# The Workload API test clients (wlapi_client.py, node/wlapi_client.mjs)
+# print JSON lines and end with {"status": "<gRPC code name>", ...}.
+
+# last_status: the final status of the client output in $output.
+last_status() {
+	echo "$output" | tail -n 1 | json_get 'j["status"]'
+}
+
+# lines FILE: number of JSON lines a background client wrote.
+lines() {
+	[ -f "$1" ] && wc -l <"$1" || echo 0
+}
+lines_ge() {
+	[ "$(lines "$1")" -ge "$2" ]
+}
+
 # dump_log: print the agent log (use in failing assertions).
 dump_log() {
 	echo "--- agent log ($KWID_LOG) ---" >&2

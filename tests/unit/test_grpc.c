@@ -1,7 +1,8 @@
 /* test_grpc.c - the gRPC server framing (grpc_server.c) against a real
  * nghttp2 client session, bytes pumped in memory: request dispatch, the
  * captured security header, response messages and trailers, trailers-only
- * errors, the newest-replaces-pending rule for a slow reader, limits. */
+ * errors, the newest-replaces-pending rule for a slow reader, limits,
+ * requests under a grpc-encoding the server does not have. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -30,7 +31,7 @@ struct peer {
 	nghttp2_session *cli;
 	uint8_t body[1 << 16];
 	size_t body_len;
-	char status[16], grpc_status[8], grpc_message[256];
+	char status[16], grpc_status[8], grpc_message[256], accept_encoding[32];
 	bool closed;
 	uint32_t rst_code;
 };
@@ -88,6 +89,8 @@ static int cli_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t 
 		strscpy(p->grpc_status, (const char *)value, sizeof(p->grpc_status));
 	else if (nl == 12 && !memcmp(name, "grpc-message", 12))
 		strscpy(p->grpc_message, (const char *)value, sizeof(p->grpc_message));
+	else if (nl == 20 && !memcmp(name, "grpc-accept-encoding", 20))
+		strscpy(p->accept_encoding, (const char *)value, sizeof(p->accept_encoding));
 	return 0;
 }
 
@@ -159,9 +162,9 @@ static ssize_t req_read(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len
 			nghttp2_data_source *src, void *ud)
 {
 	const uint8_t *msg = src->ptr;
-	/* Well-formed messages carry their length; malformed ones are sent
-	 * as their 5-byte prefix alone. */
-	size_t n = 5 + (msg[0] == 0 && msg[1] == 0 && msg[2] == 0 ? ((size_t)msg[3] << 8 | msg[4]) : 0);
+	/* Well-formed messages (compressed or not) carry their length;
+	 * malformed ones are sent as their 5-byte prefix alone. */
+	size_t n = 5 + (msg[0] <= 1 && msg[1] == 0 && msg[2] == 0 ? ((size_t)msg[3] << 8 | msg[4]) : 0);
 
 	assert_true(n <= len);
 	memcpy(buf, msg, n);
@@ -172,7 +175,9 @@ static ssize_t req_read(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len
 #define NVS(n, v) \
 	{ (uint8_t *)(n), (uint8_t *)(v), strlen(n), strlen(v), NGHTTP2_NV_FLAG_NONE }
 
-static int32_t request(struct peer *p, const char *path, const char *secval, int nsec, const uint8_t *framed)
+/* A request with `nsec` security headers and, unless NULL, grpc-encoding. */
+static int32_t request_encoded(struct peer *p, const char *path, const char *secval, int nsec,
+			       const char *encoding, const uint8_t *framed)
 {
 	nghttp2_nv nv[8] = {
 		NVS(":method", "POST"), NVS(":scheme", "http"), NVS(":path", path),
@@ -183,7 +188,14 @@ static int32_t request(struct peer *p, const char *path, const char *secval, int
 
 	for (int i = 0; i < nsec; i++)
 		nv[n++] = (nghttp2_nv)NVS("workload.spiffe.io", secval);
+	if (encoding)
+		nv[n++] = (nghttp2_nv)NVS("grpc-encoding", encoding);
 	return nghttp2_submit_request(p->cli, NULL, nv, n, &prd, NULL);
+}
+
+static int32_t request(struct peer *p, const char *path, const char *secval, int nsec, const uint8_t *framed)
+{
+	return request_encoded(p, path, secval, nsec, NULL, framed);
 }
 
 static const uint8_t empty_msg[] = {0, 0, 0, 0, 0};
@@ -295,12 +307,50 @@ static void test_framing_errors(void **state)
 	assert_true(grpc_conn_done(p.srv)); /* GOAWAY sent: the connection closes */
 	peer_free(&p);
 
+	/* The compressed flag without a grpc-encoding is malformed: INTERNAL,
+	 * as gRPC's compression spec says, and the connection closes. */
 	peer_init(&p);
 	request(&p, "/SpiffeWorkloadAPI/FetchX509SVID", "true", 1, compressed);
 	pump(&p);
 	assert_int_equal(p.requests, 0);
-	assert_string_equal(p.grpc_status, "12"); /* UNIMPLEMENTED */
+	assert_string_equal(p.grpc_status, "13"); /* INTERNAL */
+	assert_true(grpc_conn_protocol_error(p.srv));
 	assert_true(grpc_conn_done(p.srv));
+	peer_free(&p);
+}
+
+/* What grpc-js sends with a default compression algorithm: grpc-encoding
+ * gzip and a compressed message. The server has identity only: the call
+ * is UNIMPLEMENTED with grpc-accept-encoding in real response headers (not
+ * trailers-only, where grpc-js would not look), and the connection keeps
+ * serving the uncompressed call that follows. */
+static void test_unsupported_encoding(void **state)
+{
+	static const uint8_t gzipped[] = {1, 0, 0, 0, 3, 'x', 'y', 'z'};
+	struct peer p;
+	int32_t id;
+
+	peer_init(&p);
+	id = request(&p, "/SpiffeWorkloadAPI/FetchX509SVID", "true", 1, empty_msg);
+	pump(&p);
+	assert_int_equal(p.requests, 1);
+	request_encoded(&p, "/SpiffeWorkloadAPI/FetchJWTSVID", "true", 1, "gzip", gzipped);
+	pump(&p);
+	assert_int_equal(p.requests, 1);
+	assert_string_equal(p.status, "200");
+	assert_string_equal(p.accept_encoding, "identity");
+	assert_string_equal(p.grpc_status, "12"); /* UNIMPLEMENTED */
+	assert_non_null(strstr(p.grpc_message, "grpc-encoding not supported"));
+	assert_true(p.closed);
+	assert_false(grpc_conn_protocol_error(p.srv));
+	assert_false(grpc_conn_done(p.srv));
+	/* The stream opened before is untouched, and a new call is served. */
+	assert_int_equal(grpc_conn_send(p.srv, id, (const uint8_t *)"abc", 3), 0);
+	request(&p, "/SpiffeWorkloadAPI/FetchJWTSVID", "true", 1, empty_msg);
+	pump(&p);
+	assert_int_equal(p.requests, 2);
+	assert_int_equal(p.body_len, 5 + 3);
+	assert_int_equal(grpc_conn_active_streams(p.srv), 2);
 	peer_free(&p);
 }
 
@@ -363,6 +413,7 @@ int main(void)
 		cmocka_unit_test(test_trailers_only_and_header_count),
 		cmocka_unit_test(test_cancel_reported),
 		cmocka_unit_test(test_framing_errors),
+		cmocka_unit_test(test_unsupported_encoding),
 		cmocka_unit_test(test_stream_limit),
 		cmocka_unit_test(test_graceful_goaway),
 		cmocka_unit_test(test_percent_encoding),
