@@ -104,8 +104,7 @@ pod_process() {
 
 # kubelet_status FIELD: attestors.by_attestor.k8s.kubelet.FIELD
 kubelet_status() {
-	kwidctl status --json |
-		$PY -c "import json,sys; print(json.load(sys.stdin)['attestors']['by_attestor']['k8s']['kubelet'].get('$1', ''))"
+	kwidctl status --json | json_get "j['attestors']['by_attestor']['k8s']['kubelet'].get('$1', '')"
 }
 
 kubelet_state_is() { [ "$(kubelet_status state)" = "$1" ]; }
@@ -113,7 +112,7 @@ kubelet_expired() { [ "$(kubelet_status answers_expired)" -ge 1 ]; }
 
 # k8s_group FIELD: the k8s attestor's group in $SEL.
 k8s_group() {
-	$PY -c "import json,sys; g=[g for g in json.load(sys.stdin)['groups'] if g['attestor']=='k8s'][0]; print(g.get('$1'))" <<<"$SEL"
+	json_get "[g for g in j['groups'] if g['attestor'] == 'k8s'][0].get('$1')" <<<"$SEL"
 }
 
 # has_eventually PID SELECTOR: attest again until SELECTOR shows up (the
@@ -310,10 +309,9 @@ note_eventually() {
 	# agent's first fetch is under way but unanswered.
 	start_kubelet --gate "$KWID_DIR/gate"
 	start_agent_with "{\"url\": \"$(kubelet_url)\", \"ca_file\": \"$PKI/ca.pem\", \"token_file\": \"$TOKEN\", \"timeout_ms\": 60000}"
-	kwidctl entry create --spiffe-id spiffe://example.org/pod --selector "k8s:pod-uid:$POD" >/dev/null
-	kwidctl entry create --spiffe-id spiffe://example.org/web-sa --selector "k8s:pod-uid:$POD" \
-		--selector "k8s:sa:web-sa" >/dev/null
-	kwidctl entry create --spiffe-id spiffe://example.org/ops --selector "k8s:sa:admin" >/dev/null
+	entry spiffe://example.org/pod "k8s:pod-uid:$POD" >/dev/null
+	entry spiffe://example.org/web-sa "k8s:pod-uid:$POD" "k8s:sa:web-sa" >/dev/null
+	entry spiffe://example.org/ops "k8s:sa:admin" >/dev/null
 	local cg="kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${POD//-/_}.slice/cri-containerd-$(hex64).scope"
 	local ocg="kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${OTHER//-/_}.slice/cri-containerd-$(hex64).scope"
 	mkcg "$CG2" "$cg"
@@ -352,8 +350,8 @@ note_eventually() {
 @test "a label changed at the kubelet reaches the open stream at the next scheduled fetch" {
 	start_kubelet
 	start_agent_with "{\"url\": \"$(kubelet_url)\", \"ca_file\": \"$PKI/ca.pem\", \"token_file\": \"$TOKEN\", \"refresh_s\": 1}"
-	kwidctl entry create --spiffe-id spiffe://example.org/pod --selector "k8s:pod-uid:$POD" >/dev/null
-	kwidctl entry create --spiffe-id spiffe://example.org/canary --selector "k8s:pod-label:track:canary" >/dev/null
+	entry spiffe://example.org/pod "k8s:pod-uid:$POD" >/dev/null
+	entry spiffe://example.org/canary "k8s:pod-label:track:canary" >/dev/null
 	local cg="kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${POD//-/_}.slice/cri-containerd-$(hex64).scope"
 	mkcg "$CG2" "$cg"
 	sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$CG2/$cg" \
