@@ -52,6 +52,17 @@ int sel_add(struct kwid_selector_set *out, const char *type, const char *key, co
 	return selset_addf(out, "%s:%s:%s", type, k, v);
 }
 
+int sel_add_label(struct kwid_selector_set *out, const char *type, const char *key, const char *value)
+{
+	char k[KWID_SELECTOR_MAX + 1];
+
+	if (*value)
+		return sel_add(out, type, key, value);
+	if (selector_escape(key, k, sizeof(k)) < 0 || strlen(type) + strlen(k) + 2 > KWID_SELECTOR_MAX)
+		return -ENAMETOOLONG;
+	return selset_addf(out, "%s:%s:", type, k);
+}
+
 int read_trusted_file_at(int dirfd, const char *path, size_t max, bool root_only, char **out, size_t *outlen,
 			 struct stat *st)
 {
@@ -112,6 +123,29 @@ void attest_note(const struct kwid_attest_ctx *ctx, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(ctx->note, ctx->note_size, fmt, ap);
 	va_end(ap);
+}
+
+void attest_note_append(const struct kwid_attest_ctx *ctx, const char *fmt, ...)
+{
+	size_t used;
+	va_list ap;
+
+	if (!ctx->note || !ctx->note_size)
+		return;
+	used = strnlen(ctx->note, ctx->note_size - 1);
+	if (used > 0 && used + 2 < ctx->note_size) {
+		memcpy(ctx->note + used, "; ", 3);
+		used += 2;
+	}
+	va_start(ap, fmt);
+	vsnprintf(ctx->note + used, ctx->note_size - used, fmt, ap);
+	va_end(ap);
+}
+
+void attest_incomplete(const struct kwid_attest_ctx *ctx)
+{
+	if (ctx->incomplete)
+		*ctx->incomplete = true;
 }
 
 int attest_cgroup_facts(const struct kwid_attest_ctx *ctx, bool need_container,

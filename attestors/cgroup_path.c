@@ -93,7 +93,7 @@ static bool is_user_manager(const char *s)
 /* A Kubernetes pod UID: 36-char UUID (separator `sep` where a UUID has
  * dashes: '-' in cgroupfs paths, '_' in systemd slice names) or the 32 hex
  * digits of a static pod's config hash. Written out canonical, with dashes. */
-static int parse_pod_uid(const char *s, size_t len, char sep, char out[KWID_POD_UID_MAX + 1])
+int pod_uid_parse(const char *s, size_t len, char sep, char out[KWID_POD_UID_MAX + 1])
 {
 	if (len == 32) {
 		if (!is_lower_hex(s, len))
@@ -261,7 +261,7 @@ static void match_pod_slice(const char *stem, size_t len, struct kwid_cgroup_pat
 		refuse_container(out, "two pod slices in one cgroup path");
 		return;
 	}
-	if (parse_pod_uid(rest + 3, rlen - 3, '_', out->pod_uid) < 0) {
+	if (pod_uid_parse(rest + 3, rlen - 3, '_', out->pod_uid) < 0) {
 		refuse_container(out, "malformed pod uid in a kubepods slice name");
 		return;
 	}
@@ -353,7 +353,7 @@ static int parse_cgroupfs_kubepods(char **comps, size_t n, struct kwid_cgroup_pa
 	}
 	if (i >= n || !startswith(comps[i], "pod"))
 		return 0;
-	if (parse_pod_uid(comps[i] + 3, strlen(comps[i]) - 3, '-', out->pod_uid) < 0) {
+	if (pod_uid_parse(comps[i] + 3, strlen(comps[i]) - 3, '-', out->pod_uid) < 0) {
 		refuse_container(out, "malformed pod uid in a kubepods path");
 		return 0;
 	}

@@ -56,15 +56,7 @@ static int add_docker(struct container_state *st, const struct kwid_container_st
 	for (size_t i = 0; i < s->nlabels; i++) {
 		const struct kwid_kv *l = &s->labels[i];
 
-		/* docker:label:<k>:<v>, SPIRE's spelling; an empty value gives
-		 * "docker:label:<k>:". */
-		if (*l->value) {
-			r = sel_add(out, "docker:label", l->key, l->value);
-		} else {
-			char k[KWID_SELECTOR_MAX + 1];
-			r = selector_escape(l->key, k, sizeof(k)) < 0 ? -ENAMETOOLONG
-								       : selset_addf(out, "docker:label:%s:", k);
-		}
+		r = sel_add_label(out, "docker:label", l->key, l->value);
 		if (r == -ENAMETOOLONG || r == -EINVAL) {
 			st->skipped_selectors++;
 			r = 0;

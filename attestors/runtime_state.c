@@ -40,16 +40,16 @@ void container_state_clear(struct kwid_container_state *s)
 	memset(s, 0, sizeof(*s));
 }
 
-int state_json_parse(const char *json, size_t len, json_object **out, const char **why)
+int json_parse_bounded(const char *json, size_t len, int depth, json_object **out)
 {
 	struct json_tokener *tok;
 	json_object *obj;
 	bool ok;
 
 	*out = NULL;
-	if (len > KWID_STATE_STORE_MAX || len > INT32_MAX)
-		return fail(why, "state file too large");
-	tok = json_tokener_new_ex(STATE_JSON_DEPTH);
+	if (len > INT32_MAX)
+		return -EFBIG;
+	tok = json_tokener_new_ex(depth);
 	if (!tok)
 		return -ENOMEM;
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
@@ -64,10 +64,23 @@ int state_json_parse(const char *json, size_t len, json_object **out, const char
 	json_tokener_free(tok);
 	if (!ok) {
 		json_object_put(obj);
-		return fail(why, "state file is not valid JSON");
+		return -EINVAL;
 	}
 	*out = obj;
 	return 0;
+}
+
+int state_json_parse(const char *json, size_t len, json_object **out, const char **why)
+{
+	int r;
+
+	*out = NULL;
+	if (len > KWID_STATE_STORE_MAX)
+		return fail(why, "state file too large");
+	r = json_parse_bounded(json, len, STATE_JSON_DEPTH, out);
+	if (r == -EINVAL)
+		return fail(why, "state file is not valid JSON");
+	return r;
 }
 
 /* Copy a JSON string (no embedded NUL, bounded). 0 and *out = NULL when v

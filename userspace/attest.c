@@ -249,6 +249,7 @@ static void run_slot(struct kwid_attestors *as, struct attestor_slot *s, struct 
 	g->attestor = s->a->name;
 	selset_init(&g->selectors);
 	ctx->note[0] = '\0';
+	*ctx->incomplete = false;
 	r = s->a->attest(s->state, ctx, &g->selectors);
 	s->runs++;
 	s->total_ns += now_mono_ns() - t0;
@@ -277,6 +278,7 @@ static void run_slot(struct kwid_attestors *as, struct attestor_slot *s, struct 
 		return;
 	}
 	selset_sort(&g->selectors);
+	g->incomplete = *ctx->incomplete;
 	if (ctx->note[0])
 		g->message = strdup(ctx->note);
 }
@@ -288,12 +290,14 @@ static int run_attestors(struct kwid_attestors *as, const struct kwid_proc *p, s
 	struct kwid_cgroup_membership cg;
 	struct kwid_attestation *att;
 	char note[NOTE_MAX];
+	bool incomplete = false;
 	struct kwid_attest_ctx ctx = {
 		.agent = as->agent,
 		.proc = p,
 		.runtimes = as->runtimes,
 		.note = note,
 		.note_size = sizeof(note),
+		.incomplete = &incomplete,
 	};
 	int r;
 

@@ -50,6 +50,8 @@ json_object *attestation_to_json(const struct kwid_attestation *att)
 		json_object_object_add(jg, "selectors", selset_to_json(&g->selectors));
 		json_object_object_add(jg, "error", g->error ? json_object_new_string(strerror(-g->error)) : NULL);
 		json_object_object_add(jg, "message", g->message ? json_object_new_string(g->message) : NULL);
+		if (g->incomplete)
+			json_object_object_add(jg, "incomplete", json_object_new_boolean(true));
 		json_object_array_add(groups, jg);
 	}
 	json_object_object_add(o, "groups", groups);

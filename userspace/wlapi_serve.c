@@ -212,11 +212,12 @@ static void answer_jwt_svids(struct wlapi_stream *s, const struct kwid_entry *co
 		free(svids[i].svid);
 }
 
-/* The first attestor that failed (its evidence is missing), or NULL. */
+/* The first attestor that failed or answered without evidence still to
+ * come (its evidence is missing), or NULL. */
 static const struct kwid_attest_group *failed_group(const struct kwid_attestation *att)
 {
 	for (size_t i = 0; i < att->ngroups; i++)
-		if (att->groups[i].error)
+		if (att->groups[i].error || att->groups[i].incomplete)
 			return &att->groups[i];
 	return NULL;
 }
@@ -243,9 +244,12 @@ static void respond(struct wlapi_stream *s, const struct kwid_attestation *att)
 		const struct kwid_attest_group *g = failed_group(att);
 		/* Evidence missing: the answer may change when it comes back, so
 		 * say UNAVAILABLE (retry) rather than a final-looking no. */
-		if (g)
+		if (g && g->error)
 			wlapi_stream_end(s, GRPC_STATUS_UNAVAILABLE, "no identity issued; the %s attestor failed: %s",
 					 g->attestor, g->message ? g->message : strerror(-g->error));
+		else if (g)
+			wlapi_stream_end(s, GRPC_STATUS_UNAVAILABLE, "no identity issued yet; the %s attestor lacks "
+					 "evidence: %s", g->attestor, g->message ? g->message : "incomplete");
 		else
 			wlapi_stream_end(s, GRPC_STATUS_PERMISSION_DENIED, "no identity issued");
 		return;
@@ -637,6 +641,21 @@ static void on_evidence(struct wlapi_conn *c, const void *arg)
 		refresh_conn(c);
 }
 
+/* Only connections whose caller is in one of the pods (the attestation
+ * holds its k8s:pod-uid selector). */
+static void on_pod_facts(struct wlapi_conn *c, const void *arg)
+{
+	const struct kwid_selector_set *pods = arg;
+	bool mine = !pods;
+
+	if (c->bind_error || !c->serve || !c->serve->att)
+		return;
+	for (size_t i = 0; !mine && i < pods->n; i++)
+		mine = selset_contains(&c->serve->att->all, pods->v[i]);
+	if (mine)
+		refresh_conn(c);
+}
+
 static void on_entries_or_bundle(struct wlapi_conn *c, const void *arg)
 {
 	if (!c->bind_error && !c->retired_status)
@@ -720,6 +739,9 @@ static void on_change(void *userdata, enum kwid_change kind, const void *arg)
 	case KWID_CHANGE_SVID_ROTATED:
 		foreach_conn(w, on_rotated, arg);
 		break;
+	case KWID_CHANGE_POD_FACTS:
+		foreach_conn(w, on_pod_facts, arg);
+		break;
 	}
 	serve_of(w)->notifying--;
 }
@@ -727,7 +749,7 @@ static void on_change(void *userdata, enum kwid_change kind, const void *arg)
 #define CHANGES                                                                                          \
 	(KWID_CHANGE_PROC_EXEC | KWID_CHANGE_PROC_EXIT | KWID_CHANGE_PROC_CGROUP | KWID_CHANGE_MEASURED | \
 	 KWID_CHANGE_ENTRIES | KWID_CHANGE_BUNDLE | KWID_CHANGE_SVID_ROTATED | KWID_CHANGE_NODE_EVIDENCE |  \
-	 KWID_CHANGE_RESYNC)
+	 KWID_CHANGE_RESYNC | KWID_CHANGE_POD_FACTS)
 
 void wlapi_serve_front_ready(struct kwid_wlapi *w)
 {

@@ -36,6 +36,10 @@ enum kwid_change {
 	KWID_CHANGE_SVID_ROTATED = 1u << 6,  /* arg: const char *entry_id */
 	KWID_CHANGE_NODE_EVIDENCE = 1u << 7, /* arg: NULL; node selectors changed */
 	KWID_CHANGE_RESYNC = 1u << 8,	     /* arg: NULL; the table was repaired from /proc */
+	/* arg: const struct kwid_selector_set * of "k8s:pod-uid:<uid>" (sorted)
+	 * for the pods whose kubelet facts (k8s:sa, k8s:pod-label) changed, or
+	 * NULL: any pod's may have. */
+	KWID_CHANGE_POD_FACTS = 1u << 9,
 };
 
 typedef void (*kwid_change_fn)(void *userdata, enum kwid_change kind, const void *arg);

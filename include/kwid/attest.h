@@ -50,11 +50,18 @@ struct kwid_attest_ctx {
 	 * or for leaving selectors out. */
 	char *note;
 	size_t note_size;
+	/* attest_incomplete() sets it (see struct kwid_attest_group). */
+	bool *incomplete;
 };
 
 /* Give the reason for a failure (or a partial result) of the running
  * attestor; shown by `kwidctl selectors` and logged. */
 void attest_note(const struct kwid_attest_ctx *ctx, const char *fmt, ...) _printf_(2, 3);
+/* The same, after what was noted already ("; " between). */
+void attest_note_append(const struct kwid_attest_ctx *ctx, const char *fmt, ...) _printf_(2, 3);
+/* The running attestor succeeds without selectors whose evidence is still
+ * to come; a change notification follows when it arrives. */
+void attest_incomplete(const struct kwid_attest_ctx *ctx);
 
 struct kwid_attestor {
 	const char *name; /* "unix", "container", "k8s", "systemd", "lineage", ... */
@@ -72,6 +79,10 @@ struct kwid_attest_group {
 	struct kwid_selector_set selectors;
 	int error;     /* 0, or -errno when the attestor failed */
 	char *message; /* why it failed, or NULL */
+	/* Succeeded without some selectors whose evidence is missing for now
+	 * (the kubelet has not answered): the Workload API says UNAVAILABLE
+	 * rather than PERMISSION_DENIED when that leaves no identity. */
+	bool incomplete;
 };
 
 struct kwid_attestation {

@@ -18,6 +18,9 @@ ssize_t selector_escape(const char *in, char *out, size_t outlen);
  * escaped. -ENAMETOOLONG when the selector would exceed
  * KWID_SELECTOR_MAX, -EINVAL when the value is empty. */
 int sel_add(struct kwid_selector_set *out, const char *type, const char *key, const char *value);
+/* A label: "type:key:value", or "type:key:" for an empty value (SPIRE's
+ * spelling of both). Errors as sel_add's. */
+int sel_add_label(struct kwid_selector_set *out, const char *type, const char *key, const char *value);
 
 /* Read a whole regular file of at most max bytes, without following a
  * symlink in its last component and without blocking on a FIFO. With

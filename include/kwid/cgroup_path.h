@@ -56,6 +56,12 @@ enum kwid_k8s_qos {
 
 const char *qos_to_string(enum kwid_k8s_qos q); /* "guaranteed", ...; NULL for NONE */
 
+/* A Kubernetes pod UID of len bytes: a 36-char UUID whose dashes are
+ * written `sep` ('-' in cgroupfs paths and the API, '_' in systemd slice
+ * names), or the 32 hex digits of a static pod's config hash; lowercase
+ * only. Written to out canonical, with dashes. -EINVAL otherwise. */
+int pod_uid_parse(const char *s, size_t len, char sep, char out[KWID_POD_UID_MAX + 1]);
+
 /* What one cgroup path says. Container facts (runtime, conmon,
  * container_id, pod_uid, qos) are all empty when container_error is set:
  * the path is readable but its container claim is refused. */

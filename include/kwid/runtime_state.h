@@ -63,6 +63,9 @@ int cstorage_containers_parse(const char *json, size_t len, const char *id, stru
 int cstorage_containers_find(json_object *root, const char *id, struct kwid_container_state *out, const char **why);
 /* Parse JSON text of exactly len bytes (depth-bounded, no trailing data). */
 int state_json_parse(const char *json, size_t len, json_object **out, const char **why);
+/* The same for any JSON: strict, at most depth levels, nothing but
+ * whitespace after the value. -EINVAL when malformed, -EFBIG over 2 GiB. */
+int json_parse_bounded(const char *json, size_t len, int depth, json_object **out);
 
 struct kwid_runtime_roots {
 	const char *docker_root;

@@ -6,6 +6,7 @@
 # against id/getent; lineage of a three-level chain.
 
 load helpers
+load cgroups
 
 CG2=/sys/fs/cgroup/unified
 CGV1=/sys/fs/cgroup/cpu
@@ -15,10 +16,7 @@ setup() {
 	new_agent_dir
 	R="$KWID_DIR/roots"
 	mkdir -p "$R/docker" "$R/containerd" "$R/crio" "$R/podman" "$R/units"
-	CREATED="$KWID_DIR/cgroups.created"
-	PIDS="$KWID_DIR/pids"
-	: >"$CREATED"
-	: >"$PIDS"
+	cg_init
 	cat >"$KWID_DIR/agent.json" <<-JSON
 	{ "attestors": {
 	    "docker_root": "$R/docker", "containerd_state": "$R/containerd",
@@ -35,61 +33,8 @@ setup() {
 }
 
 teardown() {
-	local pid dir i
-	while read -r pid; do kill -KILL "$pid" 2>/dev/null || true; done <"$PIDS"
-	# Remove only the cgroups this test created, deepest first; a parent
-	# another test still uses stays (rmdir refuses).
-	if [ -s "$CREATED" ]; then
-		tac "$CREATED" | while read -r dir; do
-			for i in $(seq 1 50); do
-				rmdir "$dir" 2>/dev/null && break
-				[ -d "$dir" ] || break
-				sleep 0.05
-			done
-		done
-	fi
+	cg_cleanup
 	cleanup_agent
-}
-
-hex64() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
-uuid() { cat /proc/sys/kernel/random/uuid; }
-
-# mkcg ROOT RELPATH: create the cgroup (and missing parents), remembering
-# what was created for teardown.
-mkcg() {
-	local root=$1 rel=$2 path=$1 part
-	local IFS=/
-	for part in $rel; do
-		[ -n "$part" ] || continue
-		path="$path/$part"
-		if [ ! -d "$path" ]; then
-			mkdir "$path"
-			echo "$path" >>"$CREATED"
-		fi
-	done
-}
-
-# spawn_in ROOT RELPATH: a sleeping process moved into that cgroup; sets PID.
-spawn_in() {
-	mkcg "$1" "$2"
-	sleep 1000 &
-	PID=$!
-	echo "$PID" >>"$PIDS"
-	echo "$PID" >"$1/$2/cgroup.procs"
-}
-
-selectors() {
-	run kwidctl selectors --json "$1"
-	[ "$status" -eq 0 ] || { echo "$output"; dump_log; return 1; }
-	SEL="$output"
-}
-
-has() {
-	grep -qF "\"$1\"" <<<"$SEL" || { echo "missing $1 in:"; echo "$SEL"; return 1; }
-}
-
-hasnt() {
-	! grep -qF "\"$1" <<<"$SEL" || { echo "unexpected $1 in:"; echo "$SEL"; return 1; }
 }
 
 write_docker_state() { # ID IMAGE_REF

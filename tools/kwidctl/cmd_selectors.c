@@ -13,6 +13,8 @@ void kwidctl_print_attest_group(json_object *g)
 
 	if (err)
 		printf("%s: FAILED: %s\n", jstr(g, "attestor"), msg ? msg : err);
+	else if (json_object_get_boolean(jget(g, "incomplete")))
+		printf("%s: INCOMPLETE: %s\n", jstr(g, "attestor"), msg ? msg : "evidence still to come");
 	else if (msg)
 		printf("%s: (%s)\n", jstr(g, "attestor"), msg);
 	else
