@@ -1,9 +1,10 @@
 /* proc_iter.bpf.c - task iterator (iter/task): one KWID_EV_SCAN record per
  * live process (thread group leader, no kernel threads, no zombies), with
- * the same fields as an exec event, the executable's path (bpf_d_path is
- * allowed in iterators, unlike tp_btf) and the ids of named v1 hierarchies
- * (name=systemd), which have no subsystem. Used to seed the table at start
- * and to repair it after lost events. */
+ * the same fields as an exec event, the ids of named v1 hierarchies
+ * (name=systemd), which have no subsystem, and - where the verifier allows
+ * bpf_d_path on the executable - its path. Two programs, one loaded: user
+ * space tries kwid_scan and falls back to kwid_scan_nopath. Used to seed
+ * the table at start and to repair it after lost events. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
@@ -41,14 +42,15 @@ static __always_inline void fill_all_hierarchies(__u64 *v1, struct task_struct *
 	}
 }
 
-SEC("iter/task")
-int kwid_scan(struct bpf_iter__task *ctx)
+/* One record for `task`; with_path: add the executable's path from
+ * bpf_d_path. */
+static __always_inline int scan_task(struct bpf_iter__task *ctx, bool with_path)
 {
 	struct seq_file *seq = ctx->meta->seq;
 	struct task_struct *task = ctx->task;
 	struct file *exe;
 	struct kwid_ev_exec *ev;
-	__u32 zero = 0, plen;
+	__u32 zero = 0, plen = 0;
 
 	if (!task || task->pid != task->tgid || (task->flags & PF_KTHREAD))
 		return 0;
@@ -65,10 +67,10 @@ int kwid_scan(struct bpf_iter__task *ctx)
 	exe = task->mm->exe_file;
 	if (exe) {
 		fill_file(&ev->file, exe);
-		plen = str_len(bpf_d_path((struct path *)&exe->f_path, ev->strings, KWID_BPF_STR_MAX));
+		if (with_path)
+			plen = str_len(bpf_d_path((struct path *)&exe->f_path, ev->strings, KWID_BPF_STR_MAX));
 	} else {
 		__builtin_memset(&ev->file, 0, sizeof(ev->file));
-		plen = 0;
 	}
 	ev->filename_len = 0;
 	ev->interp_len = 0;
@@ -77,4 +79,22 @@ int kwid_scan(struct bpf_iter__task *ctx)
 	fill_hdr(&ev->hdr, KWID_EV_SCAN, sizeof(*ev) + plen);
 	bpf_seq_write(seq, ev, sizeof(*ev) + plen);
 	return 0;
+}
+
+/* Where the verifier lets bpf_d_path take a path reached through
+ * task->mm->exe_file (it did up to some 6.18 builds). */
+SEC("iter/task")
+int kwid_scan(struct bpf_iter__task *ctx)
+{
+	return scan_task(ctx, true);
+}
+
+/* Where it does not (later 6.18 stable builds: "R1 type=untrusted_ptr_"):
+ * the same record without the path; user space resolves it through
+ * /proc/<pid>/exe and checks the inode against this record. Loaded only
+ * when kwid_scan is refused (user space picks one with set_autoload). */
+SEC("iter/task")
+int kwid_scan_nopath(struct bpf_iter__task *ctx)
+{
+	return scan_task(ctx, false);
 }

@@ -33,16 +33,18 @@ static void usage(FILE *f)
 		"                       proc_poll (tracking.mode)\n"
 		"  --probe              print the kernel features found and the mode that\n"
 		"                       would be used, then exit\n"
+		"  --json               with --probe: the same as one JSON object\n"
 		"  --help, --version\n"
 		"\nFlags override the configuration file; the file overrides the defaults.\n");
 }
 
 enum { OPT_CONFIG = 256, OPT_TD, OPT_SOCKET, OPT_ADMIN, OPT_STATE, OPT_LOG, OPT_PROBE, OPT_VERSION,
-       OPT_TCTI, OPT_TRACKING_MODE };
+       OPT_TCTI, OPT_TRACKING_MODE, OPT_JSON };
 
 struct cmdline {
 	const char *config;
 	bool probe;
+	bool json;
 	json_object *overrides;
 };
 
@@ -56,6 +58,7 @@ static int parse_cmdline(int argc, char **argv, struct cmdline *cl)
 		{"state-dir", required_argument, NULL, OPT_STATE},
 		{"log-level", required_argument, NULL, OPT_LOG},
 		{"probe", no_argument, NULL, OPT_PROBE},
+		{"json", no_argument, NULL, OPT_JSON},
 		{"tcti", required_argument, NULL, OPT_TCTI},
 		{"tracking-mode", required_argument, NULL, OPT_TRACKING_MODE},
 		{"help", no_argument, NULL, 'h'},
@@ -90,6 +93,9 @@ static int parse_cmdline(int argc, char **argv, struct cmdline *cl)
 		case OPT_PROBE:
 			cl->probe = true;
 			break;
+		case OPT_JSON:
+			cl->json = true;
+			break;
 		case OPT_TCTI: {
 			json_object *node = json_object_new_object();
 			json_object_object_add(node, "tcti", json_object_new_string(optarg));
@@ -117,6 +123,10 @@ static int parse_cmdline(int argc, char **argv, struct cmdline *cl)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "kwid-agent: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	if (cl->json && !cl->probe) {
+		fprintf(stderr, "kwid-agent: --json goes with --probe\n");
 		return -EINVAL;
 	}
 	return 0;
@@ -229,7 +239,7 @@ int main(int argc, char **argv)
 	umask(0077);
 
 	if (cl.probe) {
-		r = tracking_probe(agent.cfg, stdout);
+		r = tracking_probe(agent.cfg, cl.json, stdout);
 		config_free(agent.cfg);
 		return r < 0 ? 1 : 0;
 	}

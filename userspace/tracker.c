@@ -261,6 +261,8 @@ static int start_bpf(struct kwid_tracker *tr, enum tracker_mode mode)
 	tr->iter_result = tracker_iter_open(tr->v1_subsys, &tr->iter, tr->why_iter, sizeof(tr->why_iter));
 	if (tr->iter_result < 0)
 		log_warn("task iterator unavailable (%s): snapshots will come from /proc", tr->why_iter);
+	else if (!tracker_iter_has_path(tr->iter))
+		log_info("task iterator without bpf_d_path (%s): executable paths from /proc/<pid>/exe", tr->why_iter);
 	return 0;
 }
 
@@ -654,6 +656,11 @@ void tracker_status(struct kwid_tracker *tr, json_object *out)
 	json_object_object_add(feat, "proc_connector", json_object_new_string(result_string(tr->cn_result,
 			       tr->cn_result || tr->mode == TRACKER_MODE_PROC_CONNECTOR)));
 	json_object_object_add(feat, "snapshots", json_object_new_string(tr->iter ? "task iterator" : "/proc"));
+	/* What a snapshot gives: exact start times (boot clock ns, the
+	 * kernel's exec sequence) only from the iterator. */
+	json_object_object_add(feat, "snapshot_start_times", json_object_new_string(tr->iter ? "exact" : "coarse"));
+	json_object_object_add(feat, "snapshot_paths", json_object_new_string(
+			       tr->iter && tracker_iter_has_path(tr->iter) ? "bpf_d_path" : "/proc/<pid>/exe"));
 	json_object_object_add(out, "features", feat);
 
 	add_u64(out, "processes", proc_table_count(tr->table));

@@ -26,24 +26,55 @@ struct tracker_bpf {
 
 struct tracker_iter {
 	struct kwid_proc_iter *skel;
+	struct bpf_link *link; /* of the program that loaded */
+	bool with_path;	       /* kwid_scan (bpf_d_path) rather than kwid_scan_nopath */
 };
 
-/* libbpf explains failures at length: keep the last lines so the caller
- * can say why a mode is unavailable, and log the rest at debug level. */
+/* libbpf explains failures at length: keep the last line, and the
+ * verifier's own last complaint (the line that names the refused
+ * instruction's operand), so the caller can say why a mode is unavailable;
+ * log everything at debug level. */
 static char libbpf_last[512];
+static char verifier_last[256];
+
+/* The verifier's complaint in `msg`: the last line of its log before the
+ * END marker that is not a statistics line ("processed N insns ...").
+ * E.g. "R1 type=untrusted_ptr_ expected=ptr_, trusted_ptr_, rcu_ptr_". */
+static void keep_verifier_reason(const char *msg)
+{
+	const char *end = strstr(msg, "-- END PROG LOAD LOG --"), *p, *line;
+
+	if (!end || !strstr(msg, "-- BEGIN PROG LOAD LOG --"))
+		return;
+	for (p = end; p > msg; p = line) {
+		while (p > msg && p[-1] == '\n')
+			p--;
+		line = p;
+		while (line > msg && line[-1] != '\n')
+			line--;
+		if (p == line || startswith(line, "processed ") || startswith(line, "verification time") ||
+		    startswith(line, "stack depth"))
+			continue;
+		snprintf(verifier_last, sizeof(verifier_last), "%.*s", (int)(p - line), line);
+		return;
+	}
+}
 
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	char line[512];
+	_cleanup_free_ char *msg = NULL;
 	size_t n;
 
-	vsnprintf(line, sizeof(line), fmt, ap);
-	n = strlen(line);
-	while (n && line[n - 1] == '\n')
-		line[--n] = '\0';
-	if (level <= LIBBPF_WARN && n)
-		memcpy(libbpf_last, line, n + 1);
-	log_debug("libbpf: %s", line);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		return 0;
+	n = strlen(msg);
+	while (n && msg[n - 1] == '\n')
+		msg[--n] = '\0';
+	if (level <= LIBBPF_WARN && n) {
+		snprintf(libbpf_last, sizeof(libbpf_last), "%s", msg);
+		keep_verifier_reason(msg);
+	}
+	log_debug("libbpf: %s", msg);
 	return 0;
 }
 
@@ -51,13 +82,14 @@ static void libbpf_setup(void)
 {
 	libbpf_set_print(libbpf_log);
 	libbpf_last[0] = '\0';
+	verifier_last[0] = '\0';
 }
 
 static void set_why(char *why, size_t whylen, const char *what, int r)
 {
 	if (why && whylen)
-		snprintf(why, whylen, "%s: %s%s%s", what, strerror(r < 0 ? -r : r), libbpf_last[0] ? " - " : "",
-			 libbpf_last);
+		snprintf(why, whylen, "%s: %s%s%s", what, strerror(r < 0 ? -r : r),
+			 verifier_last[0] || libbpf_last[0] ? " - " : "", verifier_last[0] ? verifier_last : libbpf_last);
 }
 
 int tracker_v1_subsys_map(const struct proc_cgroup_layout *l, uint8_t out[KWID_MAX_CGROUP_V1])
@@ -210,36 +242,71 @@ void tracker_bpf_prog_stats(struct tracker_bpf *b, json_object *out)
 
 /* ---- task iterator ---- */
 
+/* Open, load and attach one of the iterator's two programs. */
+static int iter_load(struct tracker_iter *it, const uint8_t *v1, bool with_path, char *why, size_t whylen)
+{
+	struct bpf_program *prog;
+	int r;
+
+	kwid_proc_iter__destroy(it->skel);
+	it->link = NULL;
+	it->skel = kwid_proc_iter__open();
+	if (!it->skel) {
+		r = -errno;
+		set_why(why, whylen, "open", r);
+		return r;
+	}
+	prog = with_path ? it->skel->progs.kwid_scan : it->skel->progs.kwid_scan_nopath;
+	bpf_program__set_autoload(it->skel->progs.kwid_scan, with_path);
+	bpf_program__set_autoload(it->skel->progs.kwid_scan_nopath, !with_path);
+	memcpy((void *)it->skel->rodata->v1_subsys, v1, KWID_MAX_CGROUP_V1);
+	if ((r = kwid_proc_iter__load(it->skel)) < 0) {
+		set_why(why, whylen, "load", r);
+		return r;
+	}
+	it->link = bpf_program__attach_iter(prog, NULL);
+	if (!it->link) {
+		r = -errno;
+		set_why(why, whylen, "attach", r);
+		return r;
+	}
+	it->skel->links.kwid_scan = with_path ? it->link : NULL;
+	it->skel->links.kwid_scan_nopath = with_path ? NULL : it->link;
+	it->with_path = with_path;
+	return 0;
+}
+
+/* The program with bpf_d_path where the verifier takes it; otherwise the
+ * one without (the path then comes from /proc/<pid>/exe, inode-checked).
+ * *why keeps the first refusal, so status can say why paths are not from
+ * the kernel. */
 int tracker_iter_open(const uint8_t v1_subsys[KWID_MAX_CGROUP_V1], struct tracker_iter **out, char *why,
 		      size_t whylen)
 {
 	struct tracker_iter *it = calloc(1, sizeof(*it));
+	char ignored[256];
 	int r;
 
 	if (!it)
 		return -ENOMEM;
 	libbpf_setup();
-	it->skel = kwid_proc_iter__open();
-	if (!it->skel) {
-		r = -errno;
-		set_why(why, whylen, "open", r);
-		goto fail;
+	r = iter_load(it, v1_subsys, true, why, whylen);
+	if (r < 0) {
+		log_debug("task iterator with bpf_d_path refused (%s): trying without", why ? why : "");
+		libbpf_setup();
+		r = iter_load(it, v1_subsys, false, ignored, sizeof(ignored));
+		if (r < 0 && why && whylen)
+			snprintf(why, whylen, "%s", ignored);
 	}
-	memcpy((void *)it->skel->rodata->v1_subsys, v1_subsys, KWID_MAX_CGROUP_V1);
-	if ((r = kwid_proc_iter__load(it->skel)) < 0) {
-		set_why(why, whylen, "load", r);
-		goto fail;
-	}
-	if ((r = kwid_proc_iter__attach(it->skel)) < 0) {
-		set_why(why, whylen, "attach", r);
-		goto fail;
+	if (r < 0) {
+		tracker_iter_free(it);
+		return r;
 	}
 	*out = it;
 	return 0;
-fail:
-	tracker_iter_free(it);
-	return r;
 }
+
+bool tracker_iter_has_path(const struct tracker_iter *it) { return it->with_path; }
 
 void tracker_iter_free(struct tracker_iter *it)
 {
@@ -251,7 +318,7 @@ void tracker_iter_free(struct tracker_iter *it)
 
 int tracker_iter_read(struct tracker_iter *it, char **buf, size_t *len)
 {
-	_cleanup_close_ int fd = bpf_iter_create(bpf_link__fd(it->skel->links.kwid_scan));
+	_cleanup_close_ int fd = bpf_iter_create(bpf_link__fd(it->link));
 	_cleanup_free_ char *b = NULL;
 	size_t n = 0, cap = 0;
 

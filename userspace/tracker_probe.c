@@ -51,6 +51,7 @@ void tracker_probe_run(struct tracker_probe *p, const struct proc_cgroup_layout 
 			snprintf(p->why_iter, sizeof(p->why_iter), "the iterator returned no usable record");
 		}
 		free(data);
+		p->iter_path = tracker_iter_has_path(it);
 	}
 	tracker_iter_free(it);
 
@@ -72,12 +73,12 @@ void tracker_probe_run(struct tracker_probe *p, const struct proc_cgroup_layout 
 
 enum tracker_mode tracker_probe_best(const struct tracker_probe *p)
 {
-	if (p->tp_btf == 0)
-		return TRACKER_MODE_TP_BTF;
-	if (p->raw_tp == 0)
-		return TRACKER_MODE_RAW_TP;
-	if (p->proc_connector == 0)
-		return TRACKER_MODE_PROC_CONNECTOR;
+	static const enum tracker_mode order[] = {TRACKER_MODE_TP_BTF, TRACKER_MODE_RAW_TP,
+						  TRACKER_MODE_PROC_CONNECTOR};
+
+	for (size_t i = 0; i < ARRAY_SIZE(order); i++)
+		if (tracker_probe_mode_result(p, order[i]) == 0)
+			return order[i];
 	return TRACKER_MODE_PROC_POLL;
 }
 
@@ -99,7 +100,10 @@ void tracker_probe_print(const struct tracker_probe *p, const struct proc_cgroup
 	row(f, "BPF ring buffer", p->ringbuf ? "yes" : "no", NULL);
 	row(f, "tp_btf tracepoints", yes_no(p->tp_btf), p->tp_btf ? p->why_tp_btf : "exec, fork, exit, cgroup");
 	row(f, "raw tracepoints", yes_no(p->raw_tp), p->raw_tp ? p->why_raw_tp : "exec, fork, exit, cgroup");
-	row(f, "task iterator + bpf_d_path", yes_no(p->iter), p->iter ? p->why_iter : "snapshots with exact start times");
+	row(f, "task iterator", yes_no(p->iter), p->iter ? p->why_iter : "snapshots with exact start times");
+	if (p->iter == 0)
+		row(f, "  bpf_d_path in the iterator", p->iter_path ? "yes" : "no",
+		    p->iter_path ? "paths from the kernel" : p->why_iter);
 	snprintf(err, sizeof(err), "%s", p->proc_connector ? strerror(-p->proc_connector) : "");
 	row(f, "proc connector (netlink)", yes_no(p->proc_connector), err);
 	row(f, "/proc", p->proc ? "yes" : "no", NULL);
@@ -126,15 +130,57 @@ void tracker_probe_print(const struct tracker_probe *p, const struct proc_cgroup
 		fprintf(f, "missing: task iterator; start-up and repairs read /proc (start times in clock ticks)\n");
 }
 
-void tracker_probe_to_json(const struct tracker_probe *p, json_object *out)
+int tracker_probe_mode_result(const struct tracker_probe *p, enum tracker_mode mode)
 {
+	switch (mode) {
+	case TRACKER_MODE_TP_BTF:
+		return p->tp_btf;
+	case TRACKER_MODE_RAW_TP:
+		return p->raw_tp;
+	case TRACKER_MODE_PROC_CONNECTOR:
+		return p->proc_connector;
+	case TRACKER_MODE_PROC_POLL:
+		return p->proc ? 0 : -ENOENT;
+	default:
+		return -EINVAL;
+	}
+}
+
+static void add_mode(json_object *modes, const struct tracker_probe *p, enum tracker_mode m, const char *why)
+{
+	json_object *o = json_object_new_object();
+	int r = tracker_probe_mode_result(p, m);
+
+	json_object_object_add(o, "available", json_object_new_boolean(r == 0));
+	json_object_object_add(o, "why", json_object_new_string(r == 0 ? "" : why && why[0] ? why : strerror(-r)));
+	json_object_object_add(modes, tracker_mode_to_string(m), o);
+}
+
+void tracker_probe_to_json(const struct tracker_probe *p, const struct proc_cgroup_layout *layout, json_object *out)
+{
+	json_object *modes = json_object_new_object(), *cg = json_object_new_object(), *v1 = json_object_new_array();
+	const char *v2 = proc_cgroup_layout_v2_mount(layout);
+
 	json_object_object_add(out, "kernel", json_object_new_string(p->kernel));
 	json_object_object_add(out, "btf", json_object_new_boolean(p->btf));
 	json_object_object_add(out, "ringbuf", json_object_new_boolean(p->ringbuf));
 	json_object_object_add(out, "tp_btf", json_object_new_boolean(p->tp_btf == 0));
 	json_object_object_add(out, "raw_tp", json_object_new_boolean(p->raw_tp == 0));
 	json_object_object_add(out, "task_iterator", json_object_new_boolean(p->iter == 0));
+	json_object_object_add(out, "task_iterator_d_path", json_object_new_boolean(p->iter == 0 && p->iter_path));
+	json_object_object_add(out, "task_iterator_why", json_object_new_string(p->why_iter));
 	json_object_object_add(out, "proc_connector", json_object_new_boolean(p->proc_connector == 0));
 	json_object_object_add(out, "proc", json_object_new_boolean(p->proc));
 	json_object_object_add(out, "bpf_stats_enabled", json_object_new_boolean(p->bpf_stats == 1));
+	add_mode(modes, p, TRACKER_MODE_TP_BTF, p->why_tp_btf);
+	add_mode(modes, p, TRACKER_MODE_RAW_TP, p->why_raw_tp);
+	add_mode(modes, p, TRACKER_MODE_PROC_CONNECTOR, NULL);
+	add_mode(modes, p, TRACKER_MODE_PROC_POLL, NULL);
+	json_object_object_add(out, "modes", modes);
+	json_object_object_add(cg, "v2_mount", v2 ? json_object_new_string(v2) : NULL);
+	for (unsigned h = 1; h < KWID_MAX_CGROUP_V1; h++)
+		if (proc_cgroup_layout_name(layout, h))
+			json_object_array_add(v1, json_object_new_string(proc_cgroup_layout_name(layout, h)));
+	json_object_object_add(cg, "v1_hierarchies", v1);
+	json_object_object_add(out, "cgroups", cg);
 }

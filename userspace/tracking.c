@@ -160,14 +160,14 @@ void tracking_stop(struct kwid_agent *a)
 	a->measurer = NULL;
 }
 
-int tracking_probe(const struct kwid_config *cfg, FILE *f)
+int tracking_probe(const struct kwid_config *cfg, bool json, FILE *f)
 {
 	struct tracker_config tc = {0};
 	struct kwid_measurer_config mc = {0};
 	struct proc_cgroup_layout *layout = NULL;
 	struct tracker_probe p;
 	enum tracker_mode chosen;
-	int r;
+	int forced, r;
 
 	r = read_config(cfg, &tc, &mc);
 	if (r < 0)
@@ -175,15 +175,20 @@ int tracking_probe(const struct kwid_config *cfg, FILE *f)
 	r = proc_cgroup_layout_load(&layout);
 	if (r < 0)
 		return r;
-	if (geteuid() != 0)
+	if (geteuid() != 0 && !json)
 		fprintf(f, "note: not running as root; BPF programs cannot be loaded by this user\n\n");
 	tracker_probe_run(&p, layout);
 	chosen = tc.mode == TRACKER_MODE_AUTO ? tracker_probe_best(&p) : tc.mode;
-	tracker_probe_print(&p, layout, tc.mode, chosen, f);
-	if (tc.mode != TRACKER_MODE_AUTO) {
-		int forced = tc.mode == TRACKER_MODE_TP_BTF ? p.tp_btf
-			     : tc.mode == TRACKER_MODE_RAW_TP ? p.raw_tp
-			     : tc.mode == TRACKER_MODE_PROC_CONNECTOR ? p.proc_connector : 0;
+	forced = tc.mode == TRACKER_MODE_AUTO ? 0 : tracker_probe_mode_result(&p, tc.mode);
+	if (json) {
+		json_object *o = json_object_new_object();
+		tracker_probe_to_json(&p, layout, o);
+		json_object_object_add(o, "configured_mode", json_object_new_string(tracker_mode_to_string(tc.mode)));
+		json_object_object_add(o, "mode", forced < 0 ? NULL : json_object_new_string(tracker_mode_to_string(chosen)));
+		fprintf(f, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(o);
+	} else {
+		tracker_probe_print(&p, layout, tc.mode, chosen, f);
 		if (forced < 0)
 			fprintf(f, "warning: the configured mode %s is not available: the agent would refuse to start\n",
 				tracker_mode_to_string(tc.mode));

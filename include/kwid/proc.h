@@ -126,7 +126,8 @@ const char *proc_origin_to_string(enum kwid_proc_origin o);
 int tracking_start(struct kwid_agent *a);
 void tracking_stop(struct kwid_agent *a);
 /* kwid-agent --probe: try every mechanism and print what was found and
- * which mode would be used. Returns 0 unless the probe itself failed. */
-int tracking_probe(const struct kwid_config *cfg, FILE *f);
+ * which mode would be used (as JSON with `json`). Returns 0 unless the
+ * probe itself failed. */
+int tracking_probe(const struct kwid_config *cfg, bool json, FILE *f);
 
 #endif

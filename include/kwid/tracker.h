@@ -225,8 +225,13 @@ uint64_t tracker_bpf_drops(struct tracker_bpf *b);
 /* run_cnt / run_time_ns of each program (kernel.bpf_stats_enabled=1). */
 void tracker_bpf_prog_stats(struct tracker_bpf *b, json_object *out);
 
+/* Load and attach the task iterator: the program that reads the
+ * executable's path with bpf_d_path where the verifier accepts it, else
+ * the one without (*why then says why, and the call still succeeds). */
 int tracker_iter_open(const uint8_t v1_subsys[KWID_MAX_CGROUP_V1], struct tracker_iter **out, char *why,
 		      size_t whylen);
+/* Whether the records carry the path from bpf_d_path. */
+bool tracker_iter_has_path(const struct tracker_iter *it);
 void tracker_iter_free(struct tracker_iter *it);
 /* Run the iterator once: the raw record stream (malloc'd) in *buf. */
 int tracker_iter_read(struct tracker_iter *it, char **buf, size_t *len);
@@ -269,7 +274,8 @@ struct tracker_probe {
 	bool ringbuf;		/* BPF_MAP_TYPE_RINGBUF */
 	int tp_btf;		/* 0 or -errno: live programs on tp_btf load and attach */
 	int raw_tp;		/* same on raw tracepoints */
-	int iter;		/* task iterator with bpf_d_path loads and attaches */
+	int iter;		/* task iterator loads and attaches (0 or -errno) */
+	bool iter_path;		/* ... the variant with bpf_d_path */
 	int proc_connector;	/* 0 or -errno: netlink proc connector subscription */
 	bool proc;		/* /proc mounted and readable */
 	int bpf_stats;		/* kernel.bpf_stats_enabled, -1 unknown */
@@ -280,7 +286,10 @@ struct tracker_probe {
 void tracker_probe_run(struct tracker_probe *p, const struct proc_cgroup_layout *layout);
 void tracker_probe_print(const struct tracker_probe *p, const struct proc_cgroup_layout *layout,
 			 enum tracker_mode configured, enum tracker_mode chosen, FILE *f);
-void tracker_probe_to_json(const struct tracker_probe *p, json_object *out);
+/* The probe as JSON: features, per mode {available, why}, cgroup mounts. */
+void tracker_probe_to_json(const struct tracker_probe *p, const struct proc_cgroup_layout *layout, json_object *out);
+/* 0 when the probe found `mode` usable, else -errno. */
+int tracker_probe_mode_result(const struct tracker_probe *p, enum tracker_mode mode);
 /* The mode auto would choose from a probe. */
 enum tracker_mode tracker_probe_best(const struct tracker_probe *p);
 
