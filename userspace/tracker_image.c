@@ -16,29 +16,38 @@ static bool stat_same_inode(const char *path, const struct kwid_file_key *key)
 	return stat(path, &st) == 0 && (uint64_t)st.st_dev == key->dev && (uint64_t)st.st_ino == key->ino;
 }
 
-/* The executable's path as we see it, only if it names the inode the
- * kernel executed. readlink and the check race with the process exec'ing
- * again, so the inode is checked on both sides of the readlink. */
+/* `candidate` (a path to the executable from the kernel or from
+ * /proc/<pid>/exe) only if it names the executed inode in the agent's own
+ * mount namespace. Both sources spell the path as the process's mount
+ * namespace has it: a process that mounted its own file over a well-known
+ * path (unshare -Urm; mount; exec) would otherwise choose its unix:path. */
+static const char *verified_path(struct kwid_tracker *tr, char *candidate, const struct kwid_file_key *key)
+{
+	path_strip_deleted(candidate);
+	if (candidate[0] != '/' || !stat_same_inode(candidate, key))
+		return NULL;
+	return proc_table_intern(tr->table, candidate);
+}
+
+/* The executable's path as the agent sees it, only if it names the inode
+ * the kernel executed (verified_path). */
 static const char *resolve_exe_path(struct kwid_tracker *tr, pid_t pid, const struct kwid_file_key *key,
 				    const char *filename)
 {
 	char link[64], buf[PATH_MAX];
+	const char *path;
 	ssize_t n;
 
 	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
-	if (pid > 0 && stat_same_inode(link, key)) {
-		n = readlink(link, buf, sizeof(buf) - 1);
-		if (n > 0) {
-			buf[n] = '\0';
-			path_strip_deleted(buf);
-			if (stat_same_inode(link, key))
-				return proc_table_intern(tr->table, buf);
-		}
+	if (pid > 0 && (n = readlink(link, buf, sizeof(buf) - 1)) > 0) {
+		buf[n] = '\0';
+		if ((path = verified_path(tr, buf, key)))
+			return path;
 	}
-	/* The process is gone already: an absolute filename that still
-	 * names the same inode will do. */
-	if (filename && filename[0] == '/' && realpath(filename, buf) && stat_same_inode(buf, key))
-		return proc_table_intern(tr->table, buf);
+	/* The process is gone already (or its path is not ours): an
+	 * absolute filename that names the same inode here will do. */
+	if (filename && filename[0] == '/' && realpath(filename, buf))
+		return verified_path(tr, buf, key);
 	return NULL;
 }
 
@@ -83,14 +92,13 @@ static struct kwid_image *build_image(struct kwid_tracker *tr, const struct kwid
 	const char *path = NULL, *script_path = NULL;
 	struct kwid_measurement *m, *sm = NULL;
 
-	if (ev->path) {
+	if (ev->path && ev->has_file) {
 		char buf[PATH_MAX];
 		strscpy(buf, ev->path, sizeof(buf));
-		path_strip_deleted(buf);
-		path = proc_table_intern(tr->table, buf);
-	} else if (ev->has_file) {
-		path = resolve_exe_path(tr, ev->tgid, &ev->file, ev->filename);
+		path = verified_path(tr, buf, &ev->file);
 	}
+	if (!path && ev->has_file)
+		path = resolve_exe_path(tr, ev->tgid, &ev->file, ev->filename);
 	if (ev->has_file)
 		m = measurer_get(tr->ms, &ev->file, ev->tgid, path);
 	else
