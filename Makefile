@@ -257,8 +257,19 @@ unit: $(UNIT_BINS)
 		echo "unit: $$t"; $$t || fail=1; \
 	done; exit $$fail
 
+# tests/integration/modes/ runs once per tracking mode (forced with
+# --tracking-mode); a mode this kernel does not offer is skipped with the
+# probe's reason. Every mode runs even when one fails.
+TRACKING_MODES := tp_btf raw_tp proc_connector proc_poll
+
 integration: all check-root
-	$(BATS) --print-output-on-failure tests/integration
+	@fail=0; \
+	$(BATS) --print-output-on-failure tests/integration || fail=1; \
+	for m in $(TRACKING_MODES); do \
+		echo "== tracking mode $$m (tests/integration/modes)"; \
+		KWID_MODE=$$m $(BATS) --print-output-on-failure tests/integration/modes || fail=1; \
+	done; \
+	exit $$fail
 
 test: deps
 	$(MAKE) all unit

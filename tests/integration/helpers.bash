@@ -1,7 +1,10 @@
 # helpers.bash - shared by the bats integration tests: start and stop real
 # agents (as root, real kernel) with their own sockets and state directories.
 
-KWID_ROOT="$(cd "$BATS_TEST_DIRNAME/../.." && pwd)"
+# The checkout: the nearest directory above the test file with the Makefile
+# (tests live in tests/integration and in subfolders of it).
+KWID_ROOT="$BATS_TEST_DIRNAME"
+while [ "$KWID_ROOT" != / ] && [ ! -f "$KWID_ROOT/Makefile" ]; do KWID_ROOT=$(dirname "$KWID_ROOT"); done
 AGENT="$KWID_ROOT/build/kwid-agent"
 KWIDCTL="$KWID_ROOT/build/kwidctl"
 PY=/usr/bin/python3

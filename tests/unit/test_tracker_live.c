@@ -1,14 +1,17 @@
-/* test_tracker_live.c - the tracker on the real kernel (root, BPF): peer
- * binding with pidfds (tracker_identify_peer / tracker_confirm_exec)
- * across exec and exit, processes that predate the tracker, and a repair
- * after a deliberately overflowed ring buffer that must leave no stale
- * entry behind. Skipped when not root or when BPF cannot be loaded. */
+/* test_tracker_live.c - the tracker on the real kernel (root), once per
+ * tracking mode: peer binding with pidfds (tracker_identify_peer /
+ * tracker_confirm_exec) across exec and exit, processes that predate the
+ * tracker with the start times that mode promises, and (BPF modes) a
+ * repair after a deliberately overflowed ring buffer that must leave no
+ * stale entry behind. A mode the probe finds unavailable is skipped with
+ * the probe's reason; a mode the probe offers must work. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 #include <signal.h>
 #include <sys/syscall.h>
+#include <limits.h>
 #include <sys/wait.h>
 
 #include "kwid/loop.h"
@@ -18,26 +21,63 @@ struct fixture {
 	struct kwid_loop *loop;
 	struct kwid_measurer *ms;
 	struct kwid_tracker *tr;
+	enum tracker_mode mode;
+	char skip_why[300]; /* set when the mode is not offered here */
 };
 
-static int setup_ring(void **state, size_t ring)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-	struct kwid_measurer_config mc = {.workers = 1, .cache_entries = 64, .max_bytes = 1 << 30};
-	struct tracker_config tc = {.mode = TRACKER_MODE_TP_BTF, .ringbuf_bytes = ring, .poll_interval_ms = 500};
+/* What the kernel offers, probed once for all tests. */
+static struct tracker_probe probe;
+static bool probed;
 
-	*state = f;
-	if (geteuid() != 0)
+static int probe_once(void)
+{
+	struct proc_cgroup_layout *layout = NULL;
+
+	if (probed)
 		return 0;
-	assert_int_equal(loop_new(&f->loop), 0);
-	assert_int_equal(measurer_new(f->loop, &mc, &f->ms), 0);
-	if (tracker_new(f->loop, f->ms, &tc, NULL, NULL, &f->tr) < 0)
-		f->tr = NULL;
+	assert_int_equal(proc_cgroup_layout_load(&layout), 0);
+	tracker_probe_run(&probe, layout);
+	proc_cgroup_layout_free(layout);
+	probed = true;
 	return 0;
 }
 
-static int setup(void **state) { return setup_ring(state, 1 << 20); }
-static int setup_tiny_ring(void **state) { return setup_ring(state, 64 * 1024); }
+static int setup_mode(void **state, enum tracker_mode mode, size_t ring)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct kwid_measurer_config mc = {.workers = 1, .cache_entries = 64, .max_bytes = 1 << 30};
+	struct tracker_config tc = {.mode = mode, .ringbuf_bytes = ring, .poll_interval_ms = 500};
+	int r;
+
+	*state = f;
+	f->mode = mode;
+	if (geteuid() != 0) {
+		snprintf(f->skip_why, sizeof(f->skip_why), "needs root");
+		return 0;
+	}
+	probe_once();
+	r = tracker_probe_mode_result(&probe, mode);
+	if (r < 0) {
+		snprintf(f->skip_why, sizeof(f->skip_why), "mode %s not offered by this kernel: %s",
+			 tracker_mode_to_string(mode), strerror(-r));
+		return 0;
+	}
+	assert_int_equal(loop_new(&f->loop), 0);
+	assert_int_equal(measurer_new(f->loop, &mc, &f->ms), 0);
+	/* The probe said yes: a failure now is a bug, not a skip. */
+	assert_int_equal(tracker_new(f->loop, f->ms, &tc, NULL, NULL, &f->tr), 0);
+	assert_int_equal(tracker_mode(f->tr), mode);
+	return 0;
+}
+
+#define MODE_SETUP(name, mode, ring) \
+	static int setup_##name(void **state) { return setup_mode(state, mode, ring); }
+MODE_SETUP(tp_btf, TRACKER_MODE_TP_BTF, 1 << 20)
+MODE_SETUP(raw_tp, TRACKER_MODE_RAW_TP, 1 << 20)
+MODE_SETUP(proc_connector, TRACKER_MODE_PROC_CONNECTOR, 0)
+MODE_SETUP(proc_poll, TRACKER_MODE_PROC_POLL, 0)
+MODE_SETUP(tp_btf_tiny, TRACKER_MODE_TP_BTF, 64 * 1024)
+MODE_SETUP(raw_tp_tiny, TRACKER_MODE_RAW_TP, 64 * 1024)
 
 static int teardown(void **state)
 {
@@ -50,13 +90,33 @@ static int teardown(void **state)
 	return 0;
 }
 
-#define NEED_TRACKER(f)                                                             \
-	do {                                                                        \
-		if (!(f)->tr) {                                                     \
-			fprintf(stderr, "skipped: needs root and loadable BPF\n"); \
-			skip();                                                     \
-		}                                                                   \
+#define NEED_TRACKER(f)                                                                   \
+	do {                                                                              \
+		if (!(f)->tr) {                                                           \
+			fprintf(stderr, "skipped (%s): %s\n", tracker_mode_to_string((f)->mode), \
+				(f)->skip_why);                                           \
+			skip();                                                           \
+		}                                                                         \
 	} while (0)
+
+static bool mode_is_bpf(enum tracker_mode m)
+{
+	return m == TRACKER_MODE_TP_BTF || m == TRACKER_MODE_RAW_TP;
+}
+
+/* The tracker's status as JSON (caller puts it). */
+static json_object *status_of(struct kwid_tracker *tr)
+{
+	json_object *st = json_object_new_object();
+
+	tracker_status(tr, st);
+	return st;
+}
+
+static const char *feature(json_object *st, const char *name)
+{
+	return json_object_get_string(json_object_object_get(json_object_object_get(st, "features"), name));
+}
 
 static int pidfd_open(pid_t pid)
 {
@@ -99,33 +159,70 @@ static void wait_exe(pid_t pid, const char *want)
 	fail_msg("pid %d never ran %s", (int)pid, want);
 }
 
+/* This test process predates the tracker: it is in the table from the
+ * start-up snapshot, with the start time the mode promises. With the task
+ * iterator (BPF modes where it loads) that is the kernel's boot-clock
+ * start_boottime, exactly; from /proc it is clock ticks, and the entry
+ * says so (start_coarse). Either way it must agree with /proc to the
+ * tick, and the path must be the verified one. */
 static void test_self_predates_tracker(void **state)
 {
 	struct fixture *f = *state;
 	const struct kwid_proc *p;
+	struct kwid_file_key file;
+	uint64_t ticks_ns;
+	bool has_file, exact;
+	json_object *st;
+	char self[PATH_MAX];
+	ssize_t n;
 
 	NEED_TRACKER(f);
+	st = status_of(f->tr);
+	exact = streq(feature(st, "snapshot_start_times"), "exact");
+	/* the iterator is part of every BPF mode the probe offers */
+	assert_int_equal(exact, mode_is_bpf(f->mode) && probe.iter == 0);
+	assert_string_equal(feature(st, "task_iterator"), !mode_is_bpf(f->mode) ? "not tried"
+							  : probe.iter == 0		   ? "yes"
+											   : "no");
+	json_object_put(st);
+
 	p = proc_table_lookup(tracker_table(f->tr), getpid());
 	assert_non_null(p);
 	assert_int_equal(p->origin, KWID_ORIGIN_SCAN);
-	assert_false(proc_entry_start_coarse(p)); /* the iterator's exact start time */
+	assert_int_equal(proc_entry_start_coarse(p), !exact);
+	assert_int_equal(proc_scan_quick(getpid(), &ticks_ns, &file, &has_file), 0);
+	if (exact)
+		assert_int_equal(p->id.start_ns / proc_tick_ns(), ticks_ns / proc_tick_ns());
+	else
+		assert_int_equal(p->id.start_ns, ticks_ns);
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	assert_true(n > 0);
+	self[n] = '\0';
 	assert_non_null(p->image->path);
+	assert_string_equal(p->image->path, self);
 }
 
+/* Binding a peer, an exec in place, an exit. Event modes see the fork and
+ * the exec as such; /proc polling finds processes (origin scan). The
+ * kernel's exec sequence goes up by one per exec; without BPF a synthetic
+ * sequence (bit 63 set, never equal to a kernel value) must still change. */
 static void test_identify_and_confirm(void **state)
 {
 	struct fixture *f = *state;
 	struct kwid_exec_id id, id2;
 	int p[2], pidfd, other_fd;
+	bool poll;
 	pid_t child;
 
 	NEED_TRACKER(f);
+	poll = f->mode == TRACKER_MODE_PROC_POLL;
 	child = spawn_waiting_child(p);
 	pidfd = pidfd_open(child);
 	assert_true(pidfd >= 0);
 	assert_int_equal(tracker_identify_peer(f->tr, pidfd, child, &id), 0);
 	assert_int_equal(id.tgid, child);
-	assert_int_equal(proc_table_lookup(tracker_table(f->tr), child)->origin, KWID_ORIGIN_FORK);
+	assert_int_equal(proc_table_lookup(tracker_table(f->tr), child)->origin,
+			 poll ? KWID_ORIGIN_SCAN : KWID_ORIGIN_FORK);
 	assert_int_equal(tracker_confirm_exec(f->tr, pidfd, &id), 0);
 	/* a pidfd of another process does not vouch for this pid */
 	other_fd = pidfd_open(getpid());
@@ -138,8 +235,14 @@ static void test_identify_and_confirm(void **state)
 	assert_int_equal(tracker_confirm_exec(f->tr, pidfd, &id), -ESTALE);
 	assert_int_equal(tracker_identify_peer(f->tr, pidfd, child, &id2), 0);
 	assert_int_equal(id2.start_ns, id.start_ns);
-	assert_int_equal(id2.exec_seq, id.exec_seq + 1);
-	assert_int_equal(proc_table_lookup(tracker_table(f->tr), child)->origin, KWID_ORIGIN_EXEC);
+	if (mode_is_bpf(f->mode)) {
+		assert_int_equal(id2.exec_seq, id.exec_seq + 1);
+	} else {
+		assert_true(id2.exec_seq & (1ull << 63));
+		assert_true(id2.exec_seq != id.exec_seq);
+	}
+	assert_int_equal(proc_table_lookup(tracker_table(f->tr), child)->origin,
+			 poll ? KWID_ORIGIN_SCAN : KWID_ORIGIN_EXEC);
 
 	/* exit: gone for both calls, and out of the table */
 	kill(child, SIGKILL);
@@ -211,12 +314,22 @@ static void test_repair_after_drops(void **state)
 	assert_int_equal(dead, 0);
 }
 
+#define IN_MODE(test, mode) {#mode ": " #test, test, setup_##mode, teardown, NULL}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_self_predates_tracker, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_identify_and_confirm, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_repair_after_drops, setup_tiny_ring, teardown),
+		IN_MODE(test_self_predates_tracker, tp_btf),
+		IN_MODE(test_self_predates_tracker, raw_tp),
+		IN_MODE(test_self_predates_tracker, proc_connector),
+		IN_MODE(test_self_predates_tracker, proc_poll),
+		IN_MODE(test_identify_and_confirm, tp_btf),
+		IN_MODE(test_identify_and_confirm, raw_tp),
+		IN_MODE(test_identify_and_confirm, proc_connector),
+		IN_MODE(test_identify_and_confirm, proc_poll),
+		/* only BPF modes have a ring buffer to overflow */
+		IN_MODE(test_repair_after_drops, tp_btf_tiny),
+		IN_MODE(test_repair_after_drops, raw_tp_tiny),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
