@@ -4,6 +4,7 @@
  * notifications, and `kwid-agent --probe`. */
 #include "kwid/admin.h"
 #include "kwid/agent.h"
+#include "kwid/cgroupns.h"
 #include "kwid/log.h"
 #include "kwid/privs.h"
 #include "kwid/tracker.h"
@@ -58,12 +59,16 @@ static void on_measured(void *userdata)
 	agent_notify(userdata, KWID_CHANGE_MEASURED, NULL);
 }
 
+/* Which cgroup namespace the agent reads cgroups in (set at start). */
+static struct kwid_cgroupns cgroupns;
+
 static void status_tracking(void *userdata, json_object *out)
 {
 	struct kwid_agent *a = userdata;
 	json_object *m = json_object_new_object();
 
 	tracker_status(a->tracker, out);
+	json_object_object_add(out, "cgroup_namespace", json_object_new_string(cgroupns_state_to_string(cgroupns.state)));
 	measurer_status(a->measurer, m);
 	json_object_object_add(out, "measurer", m);
 }
@@ -128,6 +133,8 @@ int tracking_start(struct kwid_agent *a)
 	r = read_config(a->cfg, &tc, &mc);
 	if (r < 0)
 		return r;
+	/* Before the layout is read and before any thread exists. */
+	cgroupns_ensure_initial(&cgroupns);
 	r = measurer_new(a->loop, &mc, &a->measurer);
 	if (r < 0)
 		return r;

@@ -4,10 +4,11 @@
 # helpers). Random ids keep tests of other helpers apart; teardown removes
 # only what the test created.
 
-# cg_init: remember created cgroups and started processes in $KWID_DIR.
+# cg_init: remember created cgroups and started processes in $CG_STATE_DIR
+# (default $KWID_DIR; a test that runs several agents sets its own).
 cg_init() {
-	CREATED="$KWID_DIR/cgroups.created"
-	PIDS="$KWID_DIR/pids"
+	CREATED="${CG_STATE_DIR:-$KWID_DIR}/cgroups.created"
+	PIDS="${CG_STATE_DIR:-$KWID_DIR}/pids"
 	: >"$CREATED"
 	: >"$PIDS"
 }

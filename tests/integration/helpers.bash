@@ -20,10 +20,12 @@ new_agent_dir() {
 }
 
 # start_agent [agent flags...]: start kwid-agent in the background and wait
-# (up to 30 s) until `kwidctl status` answers. Sets KWID_PID.
+# (up to 30 s) until `kwidctl status` answers. Sets KWID_PID. A test may set
+# the array AGENT_PREFIX to a command the agent runs under (unshare ...);
+# it must exec the agent so that KWID_PID stays the agent's pid.
 start_agent() {
 	[ -n "${KWID_DIR:-}" ] || new_agent_dir
-	"$AGENT" --admin-socket "$KWID_ADMIN" --socket "$KWID_SOCKET" \
+	"${AGENT_PREFIX[@]}" "$AGENT" --admin-socket "$KWID_ADMIN" --socket "$KWID_SOCKET" \
 		--state-dir "$KWID_STATE" --trust-domain "${KWID_TD:-example.org}" \
 		--log-level "${KWID_LOG_LEVEL:-debug}" "$@" >>"$KWID_LOG" 2>&1 &
 	KWID_PID=$!

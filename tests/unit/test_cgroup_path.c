@@ -320,6 +320,120 @@ static void test_membership(void **state)
 	assert_int_equal(cgroup_membership_parse(NULL, NULL, &m, &why), -EINVAL);
 }
 
+/* Whole /proc/<pid>/cgroup texts as each layout records them, for each
+ * runtime and driver, read by the agent in the initial cgroup namespace.
+ * Pure v1 hosts (systemd "legacy") still list the empty unified line
+ * "0::/" since 4.5; pure v2 hosts list only it. */
+#define V1_LAYOUT                                                                          \
+	"12:name=systemd:/\n11:pids:/\n10:memory:/\n9:cpu,cpuacct:/\n8:blkio:/\n7:devices:/\n" \
+	"6:freezer:/\n5:net_cls,net_prio:/\n4:perf_event:/\n3:hugetlb:/\n2:cpuset:/\n1:rdma:/\n0::/\n"
+#define V2_LAYOUT "0::/\n"
+
+#define DOCKER_SD "/system.slice/docker-" ID1 ".scope"
+#define K8S_SD "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" UID_ ".slice/cri-containerd-" ID1 ".scope"
+#define K8S_CFS "/kubepods/burstable/pod" UID "/" ID1
+#define CRIO_SD "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" UID_ ".slice/crio-" ID1 ".scope"
+
+static void v1_text(char *out, size_t len, const char *systemd, const char *ctrl, const char *unified)
+{
+	snprintf(out, len,
+		 "12:name=systemd:%s\n11:pids:%s\n10:memory:%s\n9:cpu,cpuacct:%s\n8:blkio:%s\n7:devices:%s\n"
+		 "6:freezer:%s\n5:net_cls,net_prio:%s\n4:perf_event:%s\n3:hugetlb:/\n2:cpuset:%s\n1:rdma:/\n0::%s\n",
+		 systemd, ctrl, ctrl, ctrl, ctrl, ctrl, ctrl, ctrl, ctrl, ctrl, unified);
+}
+
+struct layout_case {
+	const char *name;
+	const char *layout;	  /* /proc/self/cgroup of the agent */
+	char text[4096];	  /* /proc/<pid>/cgroup of the workload */
+	enum kwid_runtime runtime;
+	const char *pod;
+	const char *unit;
+	const char *path;	  /* the trusted line's path */
+};
+
+static void test_layouts_by_runtime(void **state)
+{
+	static struct layout_case lc[16];
+	size_t n = 0;
+
+#define CASE(nm, lay, rt, pod_, unit_, path_) \
+	lc[n++] = (struct layout_case){.name = nm, .layout = lay, .runtime = rt, .pod = pod_, .unit = unit_, .path = path_}
+	/* pure v2: one line */
+	CASE("v2 docker systemd", V2_LAYOUT, KWID_RUNTIME_DOCKER, "", "docker-" ID1 ".scope", DOCKER_SD);
+	snprintf(lc[n - 1].text, sizeof(lc[0].text), "0::%s\n", DOCKER_SD);
+	CASE("v2 containerd k8s", V2_LAYOUT, KWID_RUNTIME_CONTAINERD, UID, "cri-containerd-" ID1 ".scope", K8S_SD);
+	snprintf(lc[n - 1].text, sizeof(lc[0].text), "0::%s\n", K8S_SD);
+	CASE("v2 crio k8s", V2_LAYOUT, KWID_RUNTIME_CRIO, UID, "crio-" ID1 ".scope", CRIO_SD);
+	snprintf(lc[n - 1].text, sizeof(lc[0].text), "0::%s\n", CRIO_SD);
+	/* pure v1, systemd driver: name=systemd and every controller agree */
+	CASE("v1 docker systemd", V1_LAYOUT, KWID_RUNTIME_DOCKER, "", "docker-" ID1 ".scope", DOCKER_SD);
+	v1_text(lc[n - 1].text, sizeof(lc[0].text), DOCKER_SD, DOCKER_SD, "/");
+	CASE("v1 containerd k8s systemd", V1_LAYOUT, KWID_RUNTIME_CONTAINERD, UID, "cri-containerd-" ID1 ".scope", K8S_SD);
+	v1_text(lc[n - 1].text, sizeof(lc[0].text), K8S_SD, K8S_SD, "/");
+	/* pure v1, cgroupfs driver: controllers say /docker/<id>, systemd
+	 * leaves the container in the unit that started it */
+	CASE("v1 docker cgroupfs", V1_LAYOUT, KWID_RUNTIME_DOCKER, "", "docker.service", "/system.slice/docker.service");
+	v1_text(lc[n - 1].text, sizeof(lc[0].text), "/system.slice/docker.service", "/docker/" ID1, "/");
+	CASE("v1 k8s cgroupfs", V1_LAYOUT, KWID_RUNTIME_UNKNOWN, UID, "kubelet.service", "/system.slice/kubelet.service");
+	v1_text(lc[n - 1].text, sizeof(lc[0].text), "/system.slice/kubelet.service", K8S_CFS, "/");
+	/* hybrid: v1 controllers plus the unified hierarchy */
+	CASE("hybrid docker systemd", HYBRID_LAYOUT, KWID_RUNTIME_DOCKER, "", "docker-" ID1 ".scope", DOCKER_SD);
+	hybrid_text(lc[n - 1].text, sizeof(lc[0].text), DOCKER_SD, DOCKER_SD, DOCKER_SD, DOCKER_SD);
+	CASE("hybrid k8s systemd", HYBRID_LAYOUT, KWID_RUNTIME_CONTAINERD, UID, "cri-containerd-" ID1 ".scope", K8S_SD);
+	hybrid_text(lc[n - 1].text, sizeof(lc[0].text), K8S_SD, K8S_SD, K8S_SD, K8S_SD);
+	CASE("hybrid docker cgroupfs", HYBRID_LAYOUT, KWID_RUNTIME_DOCKER, "", "docker.service", "/system.slice/docker.service");
+	hybrid_text(lc[n - 1].text, sizeof(lc[0].text), "/system.slice/docker.service", "/docker/" ID1,
+		    "/docker/" ID1, "/system.slice/docker.service");
+#undef CASE
+
+	for (size_t i = 0; i < n; i++) {
+		struct kwid_cgroup_layout layout;
+		struct kwid_cgroup_membership m;
+		const char *why = NULL;
+
+		print_message("layout case: %s\n", lc[i].name);
+		assert_int_equal(cgroup_layout_parse(lc[i].layout, &layout, &why), 0);
+		assert_int_equal(cgroup_membership_parse(lc[i].text, &layout, &m, &why), 0);
+		assert_int_equal(m.info.container_error, 0);
+		assert_string_equal(m.info.container_id, ID1);
+		assert_int_equal(m.info.runtime, lc[i].runtime);
+		assert_string_equal(m.info.pod_uid, lc[i].pod);
+		assert_string_equal(m.info.unit, lc[i].unit);
+		assert_string_equal(m.path, lc[i].path);
+		/* the same text against another layout is refused: hierarchies
+		 * are checked, not guessed */
+		for (size_t j = 0; j < n; j++) {
+			struct kwid_cgroup_layout other;
+			if (streq(lc[j].layout, lc[i].layout))
+				continue;
+			assert_int_equal(cgroup_layout_parse(lc[j].layout, &other, &why), 0);
+			assert_int_equal(cgroup_membership_parse(lc[i].text, &other, &m, &why), -EINVAL);
+		}
+	}
+}
+
+/* Read by an agent stuck in a cgroup namespace of its own (it could not
+ * join the initial one), every path outside it starts with "/..": refused
+ * on every layout, never parsed as if it were the host's name. */
+static void test_layouts_from_a_cgroup_namespace(void **state)
+{
+	struct kwid_cgroup_layout v2, hybrid;
+	struct kwid_cgroup_membership m;
+	const char *why = NULL;
+	char text[2048];
+
+	assert_int_equal(cgroup_layout_parse(V2_LAYOUT, &v2, &why), 0);
+	assert_int_equal(cgroup_layout_parse(HYBRID_LAYOUT, &hybrid, &why), 0);
+	assert_int_equal(cgroup_membership_parse("0::/../.." DOCKER_SD "\n", &v2, &m, &why), -EINVAL);
+	hybrid_text(text, sizeof(text), "/.." DOCKER_SD, "/", "/", "/../.." DOCKER_SD);
+	assert_int_equal(cgroup_membership_parse(text, &hybrid, &m, &why), -EINVAL);
+	/* a workload in its own cgroup namespace, read from the initial one:
+	 * the full path, as any other (the namespace hides nothing from us) */
+	assert_int_equal(cgroup_membership_parse("0::" DOCKER_SD "\n", &v2, &m, &why), 0);
+	assert_string_equal(m.info.container_id, ID1);
+}
+
 static void test_oversized_text(void **state)
 {
 	struct kwid_cgroup_membership m;
@@ -341,6 +455,8 @@ int main(void)
 		cmocka_unit_test(test_path_bounds),
 		cmocka_unit_test(test_layout),
 		cmocka_unit_test(test_membership),
+		cmocka_unit_test(test_layouts_by_runtime),
+		cmocka_unit_test(test_layouts_from_a_cgroup_namespace),
 		cmocka_unit_test(test_oversized_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
