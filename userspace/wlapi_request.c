@@ -4,6 +4,7 @@
  * enforced on every SpiffeWorkloadAPI method, and request messages are
  * parsed and bounded before anything reaches the core. */
 #include "kwid/wlapi_request.h"
+#include "kwid/pb_wire.h"
 #include "kwid/util.h"
 
 #include "health.pb-c.h"
@@ -18,12 +19,28 @@ static void answer(struct wlapi_request *out, int status, const char *message)
 	out->message = message;
 }
 
+/* The request's strings as sent: a NUL inside one would be cut by
+ * protobuf-c (audience "a\0b" would mint a token for "a"). Answers
+ * INVALID_ARGUMENT and returns false when they are not clean. */
+static bool strings_ok(const struct grpc_request *req, struct wlapi_request *out)
+{
+	int r = pb_wire_strings_check(req->msg, req->len);
+
+	if (r == 0)
+		return true;
+	answer(out, GRPC_STATUS_INVALID_ARGUMENT,
+	       r == -EINVAL ? "a string field holds a NUL byte" : "malformed request message");
+	return false;
+}
+
 static int health_check(const struct grpc_request *req, struct wlapi_request *out)
 {
 	Grpc__Health__V1__HealthCheckRequest *in;
 	Grpc__Health__V1__HealthCheckResponse resp = GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__INIT;
 
 	out->method = "Health/Check";
+	if (!strings_ok(req, out))
+		return 0;
 	in = grpc__health__v1__health_check_request__unpack(NULL, req->len, req->msg);
 	if (!in) {
 		answer(out, GRPC_STATUS_INVALID_ARGUMENT, "malformed request message");
@@ -60,9 +77,12 @@ static bool empty_request_ok(const ProtobufCMessageDescriptor *d, const struct g
 
 static int jwt_svid_request(const struct grpc_request *req, struct wlapi_request *out)
 {
-	JWTSVIDRequest *in = jwtsvidrequest__unpack(NULL, req->len, req->msg);
+	JWTSVIDRequest *in;
 	size_t idlen;
 
+	if (!strings_ok(req, out))
+		return 0;
+	in = jwtsvidrequest__unpack(NULL, req->len, req->msg);
 	if (!in) {
 		answer(out, GRPC_STATUS_INVALID_ARGUMENT, "malformed request message");
 		return 0;
@@ -108,9 +128,12 @@ oom:
 
 static int validate_request(const struct grpc_request *req, struct wlapi_request *out)
 {
-	ValidateJWTSVIDRequest *in = validate_jwtsvidrequest__unpack(NULL, req->len, req->msg);
+	ValidateJWTSVIDRequest *in;
 	size_t alen, tlen;
 
+	if (!strings_ok(req, out))
+		return 0;
+	in = validate_jwtsvidrequest__unpack(NULL, req->len, req->msg);
 	if (!in) {
 		answer(out, GRPC_STATUS_INVALID_ARGUMENT, "malformed request message");
 		return 0;

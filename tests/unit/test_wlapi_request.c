@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "kwid/pb_wire.h"
 #include "kwid/pbstruct.h"
 #include "kwid/util.h"
 #include "kwid/wlapi_request.h"
@@ -183,6 +184,58 @@ static void test_validate_request(void **state)
 	wlapi_request_clear(&r);
 }
 
+/* Strings with an embedded NUL: protobuf-c would cut them ("a\0b" read
+ * as "a"), so they are refused on the wire bytes. Hand-written messages:
+ * field 1 (audience) and field 2 (spiffe_id / svid), wire type 2. */
+static void test_embedded_nul(void **state)
+{
+	static const uint8_t aud_nul[] = {0x0a, 3, 'a', 0, 'b'};
+	static const uint8_t id_nul[] = {0x0a, 1, 'a', 0x12, 4, 's', 'p', 0, 'x'};
+	static const uint8_t token_junk[] = {0x0a, 4, 'a', 'u', 'd', '1', 0x12, 10, 'a', '.', 'b', '.', 'c', 0, 'j', 'u', 'n', 'k'};
+	static const uint8_t aud_evil[] = {0x0a, 9, 'a', 'u', 'd', '1', 0, 'e', 'v', 'i', 'l', 0x12, 5, 'a', '.', 'b', '.', 'c'};
+	static const uint8_t health_nul[] = {0x0a, 3, 'x', 0, 'y'};
+	static const uint8_t truncated[] = {0x0a, 9, 'a'};
+	static const uint8_t clean[] = {0x0a, 4, 'a', 'u', 'd', '1', 0x12, 5, 'a', '.', 'b', '.', 'c'};
+	struct wlapi_request r;
+
+	expect_answer("/SpiffeWorkloadAPI/FetchJWTSVID", "true", 1, aud_nul, sizeof(aud_nul),
+		      GRPC_STATUS_INVALID_ARGUMENT, "a string field holds a NUL byte");
+	expect_answer("/SpiffeWorkloadAPI/FetchJWTSVID", "true", 1, id_nul, sizeof(id_nul),
+		      GRPC_STATUS_INVALID_ARGUMENT, "a string field holds a NUL byte");
+	expect_answer("/SpiffeWorkloadAPI/ValidateJWTSVID", "true", 1, token_junk, sizeof(token_junk),
+		      GRPC_STATUS_INVALID_ARGUMENT, "a string field holds a NUL byte");
+	expect_answer("/SpiffeWorkloadAPI/ValidateJWTSVID", "true", 1, aud_evil, sizeof(aud_evil),
+		      GRPC_STATUS_INVALID_ARGUMENT, "a string field holds a NUL byte");
+	expect_answer("/grpc.health.v1.Health/Check", NULL, 0, health_nul, sizeof(health_nul),
+		      GRPC_STATUS_INVALID_ARGUMENT, "a string field holds a NUL byte");
+	expect_answer("/SpiffeWorkloadAPI/ValidateJWTSVID", "true", 1, truncated, sizeof(truncated),
+		      GRPC_STATUS_INVALID_ARGUMENT, "malformed request message");
+	/* the control: the same message without the NUL goes through */
+	assert_int_equal(parse("/SpiffeWorkloadAPI/ValidateJWTSVID", "true", 1, clean, sizeof(clean), &r), 0);
+	assert_int_equal(r.kind, WLAPI_REQ_VALIDATE);
+	assert_string_equal(r.audience, "aud1");
+	assert_string_equal(r.token, "a.b.c");
+	wlapi_request_clear(&r);
+}
+
+static void test_pb_wire(void **state)
+{
+	static const uint8_t varint_fields[] = {0x08, 0x96, 0x01, 0x11, 1, 2, 3, 4, 5, 6, 7, 8, 0x1d, 1, 2, 3, 4};
+	static const uint8_t overlong_varint[] = {0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02};
+	static const uint8_t field_zero[] = {0x02, 0};
+	static const uint8_t group[] = {0x0b};
+	static const uint8_t short_fixed[] = {0x11, 1, 2};
+	static const uint8_t huge_len[] = {0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f};
+
+	assert_int_equal(pb_wire_strings_check(NULL, 0), 0);
+	assert_int_equal(pb_wire_strings_check(varint_fields, sizeof(varint_fields)), 0);
+	assert_int_equal(pb_wire_strings_check(overlong_varint, sizeof(overlong_varint)), -EBADMSG);
+	assert_int_equal(pb_wire_strings_check(field_zero, sizeof(field_zero)), -EBADMSG);
+	assert_int_equal(pb_wire_strings_check(group, sizeof(group)), -EBADMSG);
+	assert_int_equal(pb_wire_strings_check(short_fixed, sizeof(short_fixed)), -EBADMSG);
+	assert_int_equal(pb_wire_strings_check(huge_len, sizeof(huge_len)), -EBADMSG);
+}
+
 static void test_pbstruct(void **state)
 {
 	json_object *claims = json_tokener_parse(
@@ -234,6 +287,8 @@ int main(void)
 		cmocka_unit_test(test_health),
 		cmocka_unit_test(test_jwt_svid_request),
 		cmocka_unit_test(test_validate_request),
+		cmocka_unit_test(test_embedded_nul),
+		cmocka_unit_test(test_pb_wire),
 		cmocka_unit_test(test_pbstruct),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
